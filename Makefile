@@ -1,0 +1,81 @@
+# Bulwark: the one entry point. `make run` and `make test` are all a new user
+# needs; both install host packages first (make deps) and build (./build.sh).
+
+SHELL := /bin/bash
+B := build
+PYTEST := /usr/bin/python3 -m pytest
+VERSION := $(shell cat VERSION)
+
+.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help
+
+all: build
+
+help:
+	@echo "make run     build and serve https://localhost:8443 (demo identity)"
+	@echo "make test    build and run every test"
+	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
+	@echo "make deps    install the host packages (apt-get)"
+	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
+
+deps:
+	@deps/host-deps
+
+build: deps
+	./build.sh
+
+# Until the image lands, `make run` serves with the native binary.
+run: build
+	@echo "Serving https://localhost:8443 and http://localhost:8080 (Ctrl-C stops)."
+	@echo "Trust the demo CA: curl --cacert $(B)/demo/ca.pem https://localhost:8443/healthz"
+	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --https [::1]:8443 \
+	    --http 127.0.0.1:8080 --http [::1]:8080 \
+	    --cert $(B)/demo/secrets/tls-cert.pem --key $(B)/demo/secrets/tls-key.pem
+
+test: build
+	$(PYTEST) -p no:cacheprovider tests
+
+bench: build
+	tests/bench/h2o-vs-stock.sh
+
+clean:
+	rm -rf $(B)
+
+clean-demo:
+	rm -rf $(B)/demo
+
+# --- The service and the demo tool (called by ./build.sh's bulwark stage) ---
+# Incremental: only changed files are recompiled (-MMD dependency files).
+
+DEPS_DIR := $(B)/deps
+INCLUDES := -Iapp -I$(DEPS_DIR)/h2o/include -I$(DEPS_DIR)/mbedtls/include \
+    -I$(DEPS_DIR)/libyaml/include -I$(DEPS_DIR)/jansson/include
+DEFINES := -DMBEDTLS_CONFIG_FILE='"mbedtls/bulwark_mbedtls_config.h"' \
+    -DBULWARK_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+APP_CFLAGS = $(HARDEN_CFLAGS) -std=gnu11 -pthread -Wall -Wextra \
+    -Wno-unused-parameter -MMD -MP $(INCLUDES) $(DEFINES)
+LIBS := $(DEPS_DIR)/h2o/lib/libh2o-evloop.a $(DEPS_DIR)/mbedtls/lib/libmbedtls.a \
+    $(DEPS_DIR)/mbedtls/lib/libmbedx509.a $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a \
+    $(DEPS_DIR)/libyaml/lib/libyaml.a $(DEPS_DIR)/jansson/lib/libjansson.a
+
+APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
+APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
+
+binaries: $(B)/bin/bulwark $(B)/bin/mkdemo
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(APP_CFLAGS) -c $< -o $@
+
+$(B)/bin/bulwark: $(APP_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $(APP_OBJS) $(LIBS)
+
+$(B)/bin/mkdemo: $(B)/obj/image/demo/mkdemo.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(DEPS_DIR)/mbedtls/lib/libmbedx509.a \
+	    $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a
+
+-include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

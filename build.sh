@@ -1,0 +1,167 @@
+#!/bin/bash
+# Builds Bulwark from deps/sources.lock, in named stages:
+#
+#   ./build.sh              every stage, in order
+#   ./build.sh STAGE...     just those (each reruns alone; earlier outputs must exist)
+#
+# Stages: fetch musl mbedtls libyaml jansson h2o bulwark demo
+#
+# Each third-party stage is keyed by the sha256 of everything that decides its
+# output (its lock entry, Debian's and our patches, our config, its stage
+# script, the toolchain); a built key is kept in $BULWARK_CACHE/build and
+# reused, so only what changed is rebuilt. Outputs:
+#   build/sysroot        musl headers and libc.a
+#   build/toolchain/cc   the compiler every C file goes through
+#   build/deps/NAME      each library's include/ and lib/
+#   build/bin/bulwark    the service; build/bin/mkdemo the demo identity tool
+#   build/demo/          demo CA, credentials and secrets (made once)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+B=$ROOT/build
+CACHE=${BULWARK_CACHE:-$HOME/.cache/bulwark}
+JOBS=${JOBS:-$(nproc)}
+STAGES=(fetch musl mbedtls libyaml jansson h2o bulwark demo)
+export BULWARK_CACHE=$CACHE
+
+# Hardening for every object, ours and third-party (checked on the binary by
+# tests/unit/test_binary.py). _FORTIFY_SOURCE is not set: musl's headers have
+# no fortified variants, so it would be a flag with no effect.
+HARDEN_CFLAGS="-O2 -g -fPIE -fstack-protector-strong -fstack-clash-protection \
+-fcf-protection=full -ftrivial-auto-var-init=zero -ffile-prefix-map=$ROOT/= \
+-ffile-prefix-map=$B/src/="
+export HARDEN_CFLAGS
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+lock_block() {  # the lock lines of one component, as text
+    awk -v c="$1" '$1=="component"{on=($2==c)} on' "$ROOT/deps/sources.lock"
+}
+
+stage_key() {  # stage_key NAME [EXTRA...]: hash of everything that decides the output
+    local name=$1; shift
+    {
+        lock_block "$name"
+        gcc --version | head -1
+        printf '%s\n' "$HARDEN_CFLAGS" | sed "s|$ROOT|ROOT|g"
+        for f in "$ROOT/deps/build/$name".* "$ROOT/deps/patches/$name"/* \
+                 "$ROOT/deps/config/$name"/*; do
+            [ -f "$f" ] && { echo "${f#$ROOT/}"; cat "$f"; }
+        done
+        printf '%s\n' "$@"
+    } | sha256sum | cut -c1-16
+}
+
+key_of() {  # the key a built stage was made with
+    if [ "$1" = musl ]; then cat "$B/sysroot/.key"; else cat "$B/deps/$1/.key"; fi
+}
+
+# build_dep NAME DEST [EXTRA-KEY...]: build (or reuse) one locked component.
+build_dep() {
+    local name=$1 dest=$2; shift 2
+    local key; key=$(stage_key "$name" "$@")
+    if [ -f "$dest/.key" ] && [ "$(cat "$dest/.key")" = "$key" ]; then
+        say "$name: up to date ($key)"
+        return
+    fi
+    local cached=$CACHE/build/$name-$key
+    if [ ! -f "$cached/.key" ]; then
+        say "$name: building ($key)"
+        local work=$B/src/$name
+        "$ROOT/deps/fetch" --unpack "$name" "$work"
+        rm -rf "$cached.tmp" && mkdir -p "$cached.tmp"
+        SRC=$work PREFIX=$cached.tmp CONFIG_DIR=$ROOT/deps/config/$name \
+            STAGE_DIR=$ROOT/deps/build DEPS=$B/deps JOBS=$JOBS \
+            CC=$B/toolchain/cc CFLAGS="$HARDEN_CFLAGS" \
+            "$ROOT/deps/build/$name.sh" || die "stage $name failed (sources in $work)"
+        echo "$key" >"$cached.tmp/.key"
+        rm -rf "$cached" && mv "$cached.tmp" "$cached"
+    else
+        say "$name: from cache ($key)"
+    fi
+    rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && cp -a "$cached" "$dest"
+}
+
+write_toolchain() {
+    local tc=$B/toolchain sys=$B/sysroot
+    mkdir -p "$tc"
+    # A specs file of our own: gcc compiles against musl's headers only and
+    # links static or static-pie executables with musl's start files.
+    cat >"$tc/musl.specs" <<EOF
+%rename cpp_options old_cpp_options
+
+*cpp_options:
+-nostdinc -isystem $sys/include -isystem include%s %(old_cpp_options)
+
+*cc1:
+%(cc1_cpu) -nostdinc -isystem $sys/include -isystem include%s
+
+*link_libgcc:
+-L$sys/lib -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*startfile:
+%{static-pie:$sys/lib/rcrt1.o; :$sys/lib/crt1.o} $sys/lib/crti.o crtbeginS.o%s
+
+*endfile:
+crtendS.o%s $sys/lib/crtn.o
+
+*link:
+-nostdlib %{static-pie:-static -pie --no-dynamic-linker -z text; :-static}
+EOF
+    # Every executable is static-pie with full RELRO and a non-executable
+    # stack. -z stack-size sets PT_GNU_STACK's size, which musl takes as its
+    # default thread stack: h2o's request handling needs far more than
+    # musl's 128 KiB default (deep handler chains, alloca'd header buffers).
+    cat >"$tc/cc" <<EOF
+#!/bin/sh
+case " \$* " in
+*" -c "*|*" -E "*|*" -S "*|*" -M "*) exec gcc -specs=$tc/musl.specs "\$@" ;;
+esac
+exec gcc -specs=$tc/musl.specs -static-pie -Wl,-z,relro,-z,now,-z,noexecstack \\
+    -Wl,-z,stack-size=1048576 -Wl,--build-id=sha1 "\$@"
+EOF
+    chmod +x "$tc/cc"
+}
+
+stage_fetch() { say "fetch: verifying sources"; "$ROOT/deps/fetch"; }
+
+stage_musl() {
+    build_dep musl "$B/sysroot"
+    write_toolchain
+}
+
+stage_mbedtls() { build_dep mbedtls "$B/deps/mbedtls" "$(key_of musl)"; }
+stage_libyaml() { build_dep libyaml "$B/deps/libyaml" "$(key_of musl)"; }
+stage_jansson() { build_dep jansson "$B/deps/jansson" "$(key_of musl)"; }
+stage_h2o() { build_dep h2o "$B/deps/h2o" "$(key_of musl)" "$(key_of mbedtls)"; }
+
+stage_bulwark() {
+    say "bulwark: compiling"
+    make --no-print-directory -C "$ROOT" -j"$JOBS" binaries \
+        CC="$B/toolchain/cc" HARDEN_CFLAGS="$HARDEN_CFLAGS"
+}
+
+stage_demo() {
+    if [ -f "$B/demo/secrets/tls-cert.pem" ]; then
+        say "demo: identity exists (build/demo; make clean-demo to renew)"
+        return
+    fi
+    say "demo: generating the demo identity"
+    "$B/bin/mkdemo" "$B/demo"
+}
+
+[ -x "$(command -v gcc)" ] || die "gcc not found: run 'make deps' first"
+if [ $# -eq 0 ]; then set -- "${STAGES[@]}"; fi
+for s in "$@"; do
+    case " ${STAGES[*]} " in
+    *" $s "*) ;;
+    *) die "unknown stage '$s' (stages: ${STAGES[*]})" ;;
+    esac
+done
+start=$(date +%s)
+for s in "$@"; do "stage_$s"; done
+say "done in $(( $(date +%s) - start )) s"

@@ -27,8 +27,7 @@ build: deps
 run: build
 	@echo "Serving https://localhost:8443 and http://localhost:8080 (Ctrl-C stops)."
 	@echo "Trust the demo CA: curl --cacert $(B)/demo/ca.pem https://localhost:8443/healthz"
-	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --https [::1]:8443 \
-	    --http 127.0.0.1:8080 --http [::1]:8080 \
+	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --http 127.0.0.1:8080 \
 	    --cert $(B)/demo/secrets/tls-cert.pem --key $(B)/demo/secrets/tls-key.pem
 
 test: build

@@ -46,7 +46,7 @@
 /* RFC 5280 4.1.2.2 allows 20 octets; CA/B Forum asks for 64 random bits. */
 #define SERIAL_LEN          16
 
-#define HOUR                3600
+#define HOUR                3600L
 #define DAY                 (24 * HOUR)
 /* Clock skew allowance for clients whose clock runs slightly behind. */
 #define BACKDATE            HOUR

@@ -59,7 +59,10 @@ LIBS := $(DEPS_DIR)/h2o/lib/libh2o-evloop.a $(DEPS_DIR)/mbedtls/lib/libmbedtls.a
 APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
-binaries: $(B)/bin/bulwark $(B)/bin/mkdemo
+POLICY_OBJS := $(filter $(B)/obj/app/policy/%,$(APP_OBJS))
+TEST_BINS := $(if $(POLICY_OBJS),$(B)/tests/policy_check_main)
+
+binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,5 +79,11 @@ $(B)/bin/mkdemo: $(B)/obj/image/demo/mkdemo.o $(LIBS)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(DEPS_DIR)/mbedtls/lib/libmbedx509.a \
 	    $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a
+
+# Test drivers: small programs that exercise one layer of app/ on its own.
+$(B)/tests/policy_check_main: $(B)/obj/tests/unit/policy_check_main.o $(POLICY_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(POLICY_OBJS) $(DEPS_DIR)/libyaml/lib/libyaml.a
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

@@ -98,25 +98,26 @@ def leftovers(parent):
 def tools():
     if not MKDEMO.is_file() or not os.access(MKDEMO, os.X_OK):
         pytest.fail(f"mkdemo binary not found at {MKDEMO}: build it "
-                    "(./build.sh) or set BULWARK_MKDEMO to its path")
+                    "(./build.sh) or set BULWARK_MKDEMO to its path", pytrace=False)
     if shutil.which("openssl") is None:
-        pytest.fail("the openssl command-line tool is needed by these tests")
+        pytest.fail("the openssl command-line tool is needed by these tests",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def identity(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("run1") / "demo")
 
 
 @pytest.fixture(scope="module")
-def demo2(tmp_path_factory):
+def identity2(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("run2") / "demo")
 
 
 @pytest.fixture(scope="module")
-def leaf(demo, tmp_path_factory):
+def leaf(identity, tmp_path_factory):
     """The first certificate of the served chain, on its own."""
-    chain = PEM_BLOCK.finditer((demo / "secrets/tls-cert.pem").read_text())
+    chain = PEM_BLOCK.finditer((identity / "secrets/tls-cert.pem").read_text())
     path = tmp_path_factory.mktemp("leaf") / "leaf.pem"
     path.write_text(next(chain).group(0))
     return path
@@ -124,40 +125,40 @@ def leaf(demo, tmp_path_factory):
 
 # --- layout -------------------------------------------------------------------
 
-def test_file_set_and_modes(demo):
-    found = {str(p.relative_to(demo)) for p in demo.rglob("*")}
+def test_file_set_and_modes(identity):
+    found = {str(p.relative_to(identity)) for p in identity.rglob("*")}
     assert found == FILES | DIRS
-    assert stat.S_IMODE(demo.stat().st_mode) == 0o700
+    assert stat.S_IMODE(identity.stat().st_mode) == 0o700
     for d in DIRS:
-        assert stat.S_IMODE((demo / d).stat().st_mode) == 0o700, d
+        assert stat.S_IMODE((identity / d).stat().st_mode) == 0o700, d
     for f in FILES:
-        st = (demo / f).lstat()
+        st = (identity / f).lstat()
         assert stat.S_ISREG(st.st_mode), f
         assert stat.S_IMODE(st.st_mode) == 0o600, f
-    assert leftovers(demo.parent) == []
+    assert leftovers(identity.parent) == []
 
 
-def test_pem_contents(demo):
+def test_pem_contents(identity):
     def kinds(name):
-        return PEM_BLOCK.findall((demo / name).read_text())
+        return PEM_BLOCK.findall((identity / name).read_text())
     assert kinds("ca.pem") == ["CERTIFICATE"]
     assert kinds("secrets/tls-cert.pem") == ["CERTIFICATE", "CERTIFICATE"]
     assert kinds("secrets/tls-key.pem") == ["EC PRIVATE KEY"]
     assert kinds("jwt-signing-key.pem") == ["EC PRIVATE KEY"]
-    assert ((demo / "jwt-signing-key.pem").read_bytes()
-            == (demo / "secrets/jwt-signing-key.pem").read_bytes())
+    assert ((identity / "jwt-signing-key.pem").read_bytes()
+            == (identity / "secrets/jwt-signing-key.pem").read_bytes())
 
 
-def test_chain_ends_with_the_ca(demo):
+def test_chain_ends_with_the_ca(identity):
     chain = [m.group(0) for m in
-             PEM_BLOCK.finditer((demo / "secrets/tls-cert.pem").read_text())]
-    assert chain[1] == (demo / "ca.pem").read_text()
+             PEM_BLOCK.finditer((identity / "secrets/tls-cert.pem").read_text())]
+    assert chain[1] == (identity / "ca.pem").read_text()
 
 
-def test_ca_private_key_written_nowhere(demo):
-    ca_pub = openssl("x509", "-in", demo / "ca.pem", "-noout", "-pubkey")
+def test_ca_private_key_written_nowhere(identity):
+    ca_pub = openssl("x509", "-in", identity / "ca.pem", "-noout", "-pubkey")
     for f in FILES:
-        text = (demo / f).read_text()
+        text = (identity / f).read_text()
         for m in PEM_BLOCK.finditer(text):
             if "PRIVATE KEY" in m.group(1):
                 pub = openssl("pkey", "-pubout", stdin=m.group(0))
@@ -166,8 +167,8 @@ def test_ca_private_key_written_nowhere(demo):
 
 # --- passwords ----------------------------------------------------------------
 
-def test_credentials_shape(demo):
-    creds = json.loads((demo / "credentials.json").read_text())
+def test_credentials_shape(identity):
+    creds = json.loads((identity / "credentials.json").read_text())
     assert list(creds) == ["alice", "bob", "admin"]
     for user, password in creds.items():
         assert re.fullmatch(r"[A-Za-z0-9_-]{24}", password), user
@@ -181,9 +182,9 @@ def parse_hash(s):
             base64.b64decode(m.group(3), validate=True))
 
 
-def test_users_json(demo):
-    creds = json.loads((demo / "credentials.json").read_text())
-    doc = json.loads((demo / "secrets/users.json").read_text())
+def test_users_json(identity):
+    creds = json.loads((identity / "credentials.json").read_text())
+    doc = json.loads((identity / "secrets/users.json").read_text())
     assert list(doc) == ["users"]
     users = {u["username"]: u for u in doc["users"]}
     assert len(users) == len(doc["users"])
@@ -204,8 +205,8 @@ def test_users_json(demo):
 
 # --- certificates -------------------------------------------------------------
 
-def test_server_cert_verifies_against_ca(demo, leaf):
-    out = openssl("verify", "-purpose", "sslserver", "-CAfile", demo / "ca.pem", leaf)
+def test_server_cert_verifies_against_ca(identity, leaf):
+    out = openssl("verify", "-purpose", "sslserver", "-CAfile", identity / "ca.pem", leaf)
     assert out.strip() == f"{leaf}: OK"
 
 
@@ -222,19 +223,19 @@ def test_server_cert_names(leaf):
     assert "does NOT match" in out
 
 
-def test_server_cert_extensions(demo, leaf):
+def test_server_cert_extensions(identity, leaf):
     text = cert_text(leaf)
     assert "Issuer: CN = Bulwark demo CA" in text
     assert re.search(r"Basic Constraints: *\n *CA:FALSE", text)
     assert re.search(r"Key Usage: critical\n *Digital Signature\n", text)
     assert re.search(r"Extended Key Usage: critical\n *TLS Web Server Authentication\n", text)
-    skid = re.search(r"Subject Key Identifier: *\n *([0-9A-F:]+)", cert_text(demo / "ca.pem"))
+    skid = re.search(r"Subject Key Identifier: *\n *([0-9A-F:]+)", cert_text(identity / "ca.pem"))
     akid = re.search(r"Authority Key Identifier: *\n *(?:keyid:)?([0-9A-F:]+)", text)
     assert skid and akid and skid.group(1) == akid.group(1)
 
 
-def test_ca_cert(demo):
-    text = cert_text(demo / "ca.pem")
+def test_ca_cert(identity):
+    text = cert_text(identity / "ca.pem")
     assert "Subject: CN = Bulwark demo CA" in text
     assert "Issuer: CN = Bulwark demo CA" in text
     assert re.search(r"Basic Constraints: critical\n *CA:TRUE, pathlen:0\n", text)
@@ -244,24 +245,24 @@ def test_ca_cert(demo):
 
 
 @pytest.mark.parametrize("name", ["ca.pem", "leaf"])
-def test_certs_are_ecdsa_p256(demo, leaf, name):
-    text = cert_text(leaf if name == "leaf" else demo / name)
+def test_certs_are_ecdsa_p256(identity, leaf, name):
+    text = cert_text(leaf if name == "leaf" else identity / name)
     assert "Public Key Algorithm: id-ecPublicKey" in text
     assert "NIST CURVE: P-256" in text
     assert "Signature Algorithm: ecdsa-with-SHA256" in text
 
 
 @pytest.mark.parametrize("name", ["ca.pem", "leaf"])
-def test_serial_is_16_random_positive_bytes(demo, leaf, name):
-    out = openssl("x509", "-in", leaf if name == "leaf" else demo / name,
+def test_serial_is_16_random_positive_bytes(identity, leaf, name):
+    out = openssl("x509", "-in", leaf if name == "leaf" else identity / name,
                   "-noout", "-serial")
     serial = out.strip().split("=")[1]
     assert len(serial) == 32 and int(serial[0], 16) < 8
 
 
-def test_validity_from_now(demo, leaf):
+def test_validity_from_now(identity, leaf):
     now = time.time()
-    for path, lifetime in ((demo / "ca.pem", 3653 * DAY), (leaf, 397 * DAY)):
+    for path, lifetime in ((identity / "ca.pem", 3653 * DAY), (leaf, 397 * DAY)):
         start, end = cert_dates(path)
         assert abs(start - (now - HOUR)) < 300
         assert end - start == lifetime + HOUR
@@ -278,20 +279,20 @@ def test_validity_from_source_date_epoch(tmp_path):
 
 # --- keys ---------------------------------------------------------------------
 
-def test_tls_key_matches_cert(demo, leaf):
+def test_tls_key_matches_cert(identity, leaf):
     cert_pub = openssl("x509", "-in", leaf, "-noout", "-pubkey")
-    key_pub = openssl("pkey", "-in", demo / "secrets/tls-key.pem", "-pubout")
+    key_pub = openssl("pkey", "-in", identity / "secrets/tls-key.pem", "-pubout")
     assert cert_pub == key_pub
 
 
 @pytest.mark.parametrize("name", ["secrets/tls-key.pem", "jwt-signing-key.pem"])
-def test_keys_are_p256(demo, name):
-    text = openssl("pkey", "-in", demo / name, "-noout", "-text")
+def test_keys_are_p256(identity, name):
+    text = openssl("pkey", "-in", identity / name, "-noout", "-text")
     assert "NIST CURVE: P-256" in text
 
 
-def test_jwt_key_signs_es256(demo, tmp_path):
-    key = demo / "jwt-signing-key.pem"
+def test_jwt_key_signs_es256(identity, tmp_path):
+    key = identity / "jwt-signing-key.pem"
     pub = tmp_path / "pub.pem"
     pub.write_text(openssl("pkey", "-in", key, "-pubout"))
     data = tmp_path / "data"
@@ -304,11 +305,11 @@ def test_jwt_key_signs_es256(demo, tmp_path):
 
 # --- runs ---------------------------------------------------------------------
 
-def test_two_runs_differ(demo, demo2):
+def test_two_runs_differ(identity, identity2):
     for f in FILES:
-        assert (demo / f).read_bytes() != (demo2 / f).read_bytes(), f
-    c1 = json.loads((demo / "credentials.json").read_text())
-    c2 = json.loads((demo2 / "credentials.json").read_text())
+        assert (identity / f).read_bytes() != (identity2 / f).read_bytes(), f
+    c1 = json.loads((identity / "credentials.json").read_text())
+    c2 = json.loads((identity2 / "credentials.json").read_text())
     assert set(c1.values()).isdisjoint(c2.values())
 
 
@@ -318,13 +319,13 @@ def assert_one_line_error(r):
     assert re.fullmatch(r"mkdemo: [^\n]+: [^\n]+\n", r.stderr), r.stderr
 
 
-def test_refuses_non_empty_dir(demo):
-    before = snapshot(demo)
-    r = run_mkdemo(demo)
+def test_refuses_non_empty_dir(identity):
+    before = snapshot(identity)
+    r = run_mkdemo(identity)
     assert_one_line_error(r)
     assert "not empty" in r.stderr
-    assert snapshot(demo) == before
-    assert leftovers(demo.parent) == []
+    assert snapshot(identity) == before
+    assert leftovers(identity.parent) == []
 
 
 def test_fills_existing_empty_dir(tmp_path):

@@ -60,7 +60,9 @@ APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
 POLICY_OBJS := $(filter $(B)/obj/app/policy/%,$(APP_OBJS))
-TEST_BINS := $(if $(POLICY_OBJS),$(B)/tests/policy_check_main)
+CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
+TEST_BINS := $(if $(POLICY_OBJS),$(B)/tests/policy_check_main) \
+    $(if $(CRYPTO_OBJS),$(B)/tests/jwt_tool)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
@@ -85,5 +87,11 @@ $(B)/tests/policy_check_main: $(B)/obj/tests/unit/policy_check_main.o $(POLICY_O
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(POLICY_OBJS) $(DEPS_DIR)/libyaml/lib/libyaml.a
+
+$(B)/tests/jwt_tool: $(B)/obj/tests/unit/jwt_tool_main.o $(CRYPTO_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(CRYPTO_OBJS) $(DEPS_DIR)/mbedtls/lib/libmbedx509.a \
+	    $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a $(DEPS_DIR)/jansson/lib/libjansson.a
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

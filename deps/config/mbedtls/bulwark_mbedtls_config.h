@@ -81,6 +81,11 @@
 /* --- PSA crypto (TLS 1.3 requires it) --------------------------------------- */
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_USE_PSA_CRYPTO      /* TLS and X.509 go through PSA: one code path */
+/* Every TLS connection holds several PSA key slots (record keys, ephemeral
+ * ECDHE keys during the handshake). The static store has 32 slots, which
+ * caps the server at about 14 concurrent connections; the dynamic store
+ * grows with the number of connections. */
+#define MBEDTLS_PSA_KEY_STORE_DYNAMIC
 
 /* --- TLS ---------------------------------------------------------------------- */
 #define MBEDTLS_SSL_TLS_C

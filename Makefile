@@ -49,7 +49,7 @@ DEPS_DIR := $(B)/deps
 INCLUDES := -Iapp -I$(DEPS_DIR)/h2o/include -I$(DEPS_DIR)/mbedtls/include \
     -I$(DEPS_DIR)/libyaml/include -I$(DEPS_DIR)/jansson/include
 DEFINES := -DMBEDTLS_CONFIG_FILE='"mbedtls/bulwark_mbedtls_config.h"' \
-    -DBULWARK_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+    -DBULWARK_VERSION='"$(VERSION)"' -D_GNU_SOURCE -DH2O_USE_LIBUV=0
 APP_CFLAGS = $(HARDEN_CFLAGS) -std=gnu11 -pthread -Wall -Wextra \
     -Wno-unused-parameter -MMD -MP $(INCLUDES) $(DEFINES)
 LIBS := $(DEPS_DIR)/h2o/lib/libh2o-evloop.a $(DEPS_DIR)/mbedtls/lib/libmbedtls.a \
@@ -61,8 +61,8 @@ APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
 POLICY_OBJS := $(filter $(B)/obj/app/policy/%,$(APP_OBJS))
 CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
-TEST_BINS := $(if $(POLICY_OBJS),$(B)/tests/policy_check_main) \
-    $(if $(CRYPTO_OBJS),$(B)/tests/jwt_tool)
+TEST_BINS := $(if $(wildcard tests/unit/policy_check_main.c),$(B)/tests/policy_check_main) \
+    $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 

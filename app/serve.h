@@ -1,0 +1,24 @@
+/*
+ * `bulwark serve`: TLS and plain-HTTP listeners, one h2o event loop per
+ * thread, graceful shutdown on SIGTERM/SIGINT.
+ */
+#ifndef BULWARK_SERVE_H
+#define BULWARK_SERVE_H
+
+#include <stddef.h>
+
+typedef struct st_bulwark_serve_options_t {
+    const char **https; /* ADDR:PORT texts, at least one */
+    size_t num_https;
+    const char **http; /* ADDR:PORT texts answered with a redirect to HTTPS */
+    size_t num_http;
+    const char *cert_file;
+    const char *key_file;
+    size_t threads;
+} bulwark_serve_options_t;
+
+/* Runs until SIGTERM or SIGINT; returns the process exit status (0 after a
+ * graceful stop, 1 when start-up failed, with one line on stderr). */
+int bulwark_serve(const bulwark_serve_options_t *opts);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * The server's TLS configuration; see tls.h.
+ *
+ * One mbedtls_ssl_config serves every thread.  What it points at is either
+ * read-only after set-up (certificates, key, cipher and group lists) or
+ * locked inside mbedTLS when MBEDTLS_THREADING_C is on (checked in 3.6):
+ * mbedtls_ctr_drbg_random takes the DRBG's mutex, the ticket context and the
+ * session cache take their own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crt.h>
+#include "h2o.h"
+#include "tls.h"
+
+/* A chain of a few certificates is a few KiB; the bound keeps a wrong path
+ * (a device, a huge file) from being read into memory. */
+#define CERT_FILE_MAX (1024 * 1024)
+/* an RSA-8192 key in PEM is under 7 KiB */
+#define KEY_FILE_MAX (64 * 1024)
+
+/* Ticket lifetime, which is also how often mbedTLS rotates the ticket key:
+ * 12 h bounds how long a stolen ticket key decrypts recorded sessions
+ * (forward secrecy) while most clients still resume within a working day. */
+#define TICKET_LIFETIME_SECONDS (12 * 60 * 60)
+
+/* mbedtls_ssl_cache is a list searched under a mutex: a few thousand entries
+ * cost microseconds per TLS 1.2 resumption and about 1 MiB at most. */
+#define SESSION_CACHE_MAX_ENTRIES 4096
+#define SESSION_CACHE_TIMEOUT_SECONDS (2 * 60 * 60)
+
+#define DRBG_PERSONALIZATION "bulwark tls drbg"
+
+struct st_bulwark_tls_t {
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt chain;
+    mbedtls_pk_context key;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_ticket_context tickets;
+    mbedtls_ssl_cache_context cache;
+};
+
+/* TLS 1.3 suites, then TLS 1.2 ECDHE with AEAD only; the server's order wins */
+static const int ciphersuites[] = {
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0,
+};
+
+static const uint16_t groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+
+struct file_bytes {
+    unsigned char *bytes;
+    size_t len; /* without the NUL that follows the content */
+};
+
+static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void mbedtls_reason(int ret, char *buf, size_t len)
+{
+    mbedtls_strerror(ret, buf, len);
+}
+
+/* read_file's own failure besides errno values */
+#define READ_NOT_REGULAR (-1)
+
+static const char *read_error_text(int code)
+{
+    if (code == READ_NOT_REGULAR)
+        return "not a regular file";
+    if (code == EFBIG)
+        return "file too large";
+    return strerror(code);
+}
+
+/* Reads a whole regular file, NUL-terminated (PEM parsing wants the NUL).
+ * Returns 0, an errno value or READ_NOT_REGULAR. */
+static int read_file(const char *path, size_t max, struct file_bytes *out)
+{
+    struct stat st;
+    int fd, saved;
+    size_t got = 0;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+        return errno;
+    if (fstat(fd, &st) != 0) {
+        saved = errno;
+        close(fd);
+        return saved;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? EISDIR : READ_NOT_REGULAR;
+    }
+    if ((size_t)st.st_size > max) {
+        close(fd);
+        return EFBIG;
+    }
+    out->bytes = calloc(1, (size_t)st.st_size + 1);
+    if (out->bytes == NULL) {
+        close(fd);
+        return ENOMEM;
+    }
+    errno = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, out->bytes + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    saved = errno;
+    close(fd);
+    out->len = got;
+    if (got != (size_t)st.st_size) {
+        mbedtls_platform_zeroize(out->bytes, got);
+        free(out->bytes);
+        return saved != 0 ? saved : EIO;
+    }
+    return 0;
+}
+
+static void free_file(struct file_bytes *f)
+{
+    if (f->bytes == NULL)
+        return;
+    mbedtls_platform_zeroize(f->bytes, f->len);
+    free(f->bytes);
+    f->bytes = NULL;
+}
+
+static int is_pem(const struct file_bytes *f)
+{
+    return strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
+}
+
+/* PEM is parsed with its terminating NUL, DER without */
+static size_t parse_len(const struct file_bytes *f)
+{
+    return is_pem(f) ? f->len + 1 : f->len;
+}
+
+static int load_chain(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
+{
+    struct file_bytes f = {NULL};
+    char why[128];
+    int ret;
+
+    if ((ret = read_file(path, CERT_FILE_MAX, &f)) != 0) {
+        say(err, errlen, "cannot read certificate %s: %s", path, read_error_text(ret));
+        return -1;
+    }
+    ret = mbedtls_x509_crt_parse(&tls->chain, f.bytes, parse_len(&f));
+    free_file(&f);
+    if (ret < 0) {
+        mbedtls_reason(ret, why, sizeof(why));
+        say(err, errlen, "certificate %s is not a PEM or DER X.509 certificate (%s)", path, why);
+        return -1;
+    }
+    if (ret > 0) {
+        say(err, errlen, "certificate %s: %d of the certificates in it cannot be parsed", path, ret);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_encrypted_key_error(int ret, const struct file_bytes *f)
+{
+    if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
+        return 1;
+    /* legacy "Proc-Type: 4,ENCRYPTED" PEM and PKCS#8 "ENCRYPTED PRIVATE KEY"
+     * fail earlier when the cipher they name is not built in */
+    const char *text = (const char *)f->bytes;
+    return strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL || strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL;
+}
+
+static int load_key(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
+{
+    struct file_bytes f = {NULL};
+    char why[128];
+    int ret;
+
+    if ((ret = read_file(path, KEY_FILE_MAX, &f)) != 0) {
+        say(err, errlen, "cannot read key %s: %s", path, read_error_text(ret));
+        return -1;
+    }
+    ret = mbedtls_pk_parse_key(&tls->key, f.bytes, parse_len(&f), NULL, 0, mbedtls_ctr_drbg_random, &tls->drbg);
+    if (ret != 0) {
+        if (is_encrypted_key_error(ret, &f)) {
+            say(err, errlen, "key %s is encrypted; Bulwark needs an unencrypted key on the secrets volume", path);
+        } else {
+            mbedtls_reason(ret, why, sizeof(why));
+            say(err, errlen, "key %s is not a PEM or DER private key (%s)", path, why);
+        }
+        free_file(&f);
+        return -1;
+    }
+    free_file(&f);
+    return 0;
+}
+
+static int check_pair(bulwark_tls_t *tls, const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    if (mbedtls_pk_check_pair(&tls->chain.pk, &tls->key, mbedtls_ctr_drbg_random, &tls->drbg) != 0) {
+        say(err, errlen, "key %s does not match the certificate in %s", key_file, cert_file);
+        return -1;
+    }
+    return 0;
+}
+
+static int seed_drbg(bulwark_tls_t *tls, char *err, size_t errlen)
+{
+    int ret = mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
+                                    (const unsigned char *)DRBG_PERSONALIZATION, sizeof(DRBG_PERSONALIZATION) - 1);
+    if (ret != 0) {
+        char why[128];
+        mbedtls_reason(ret, why, sizeof(why));
+        say(err, errlen, "cannot seed the random generator: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_resumption(bulwark_tls_t *tls, char *err, size_t errlen)
+{
+    int ret = mbedtls_ssl_ticket_setup(&tls->tickets, mbedtls_ctr_drbg_random, &tls->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                       TICKET_LIFETIME_SECONDS);
+    if (ret != 0) {
+        char why[128];
+        mbedtls_reason(ret, why, sizeof(why));
+        say(err, errlen, "cannot set up TLS session tickets: %s", why);
+        return -1;
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&tls->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tls->tickets);
+
+    mbedtls_ssl_cache_set_max_entries(&tls->cache, SESSION_CACHE_MAX_ENTRIES);
+    mbedtls_ssl_cache_set_timeout(&tls->cache, SESSION_CACHE_TIMEOUT_SECONDS);
+    mbedtls_ssl_conf_session_cache(&tls->conf, &tls->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+    return 0;
+}
+
+static int setup_config(bulwark_tls_t *tls, char *err, size_t errlen)
+{
+    mbedtls_ssl_config *conf = &tls->conf;
+    int ret;
+    char why[128];
+
+    if ((ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        goto Fail;
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
+    mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+    mbedtls_ssl_conf_groups(conf, groups);
+    if ((ret = mbedtls_ssl_conf_own_cert(conf, &tls->chain, &tls->key)) != 0)
+        goto Fail;
+    h2o_ssl_register_alpn_protocols(conf, h2o_http2_alpn_protocols);
+    return setup_resumption(tls, err, errlen);
+
+Fail:
+    mbedtls_reason(ret, why, sizeof(why));
+    say(err, errlen, "cannot configure TLS: %s", why);
+    return -1;
+}
+
+static void init_members(bulwark_tls_t *tls)
+{
+    mbedtls_ssl_config_init(&tls->conf);
+    mbedtls_x509_crt_init(&tls->chain);
+    mbedtls_pk_init(&tls->key);
+    mbedtls_entropy_init(&tls->entropy);
+    mbedtls_ctr_drbg_init(&tls->drbg);
+    mbedtls_ssl_ticket_init(&tls->tickets);
+    mbedtls_ssl_cache_init(&tls->cache);
+}
+
+bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    bulwark_tls_t *tls = calloc(1, sizeof(*tls));
+
+    if (tls == NULL) {
+        say(err, errlen, "out of memory");
+        return NULL;
+    }
+    init_members(tls);
+    if (seed_drbg(tls, err, errlen) != 0 || load_chain(tls, cert_file, err, errlen) != 0 ||
+        load_key(tls, key_file, err, errlen) != 0 || check_pair(tls, cert_file, key_file, err, errlen) != 0 ||
+        setup_config(tls, err, errlen) != 0) {
+        bulwark_tls_destroy(tls);
+        return NULL;
+    }
+    return tls;
+}
+
+mbedtls_ssl_config *bulwark_tls_config(bulwark_tls_t *tls)
+{
+    return &tls->conf;
+}
+
+void bulwark_tls_destroy(bulwark_tls_t *tls)
+{
+    if (tls == NULL)
+        return;
+    mbedtls_ssl_config_free(&tls->conf);
+    mbedtls_ssl_cache_free(&tls->cache);
+    mbedtls_ssl_ticket_free(&tls->tickets);
+    mbedtls_pk_free(&tls->key);
+    mbedtls_x509_crt_free(&tls->chain);
+    mbedtls_ctr_drbg_free(&tls->drbg);
+    mbedtls_entropy_free(&tls->entropy);
+    free(tls);
+}

@@ -3,6 +3,8 @@
 crash (a negative return code is death by signal) and never a core file."""
 
 import os
+import shutil
+import tempfile
 import socket
 import subprocess
 
@@ -98,13 +100,28 @@ def test_unreadable_cert_directory(bulwark_bin, demo, tmp_path, cwd):
     assert str(f) in start_fails(bulwark_bin, demo, cwd, cert=str(f))
 
 
-def test_unreadable_cert_mode_000(bulwark_bin, demo, tmp_path, cwd):
-    if os.geteuid() == 0:
-        pytest.skip("root reads mode-000 files; test_unreadable_cert_directory covers this as root")
-    f = tmp_path / "cert-000.pem"
-    f.write_bytes(open(demo.cert, "rb").read())
-    f.chmod(0)
-    assert str(f) in start_fails(bulwark_bin, demo, cwd, cert=str(f))
+def test_unreadable_cert_mode_000(bulwark_bin, demo, cwd):
+    # Root reads mode-000 files, so as root the server runs as nobody: the
+    # key is readable to it and only the certificate's mode stands in the way.
+    d = tempfile.mkdtemp(prefix="bulwark-000-")
+    try:
+        os.chmod(d, 0o755)
+        cert, key = os.path.join(d, "cert-000.pem"), os.path.join(d, "key.pem")
+        shutil.copyfile(demo.cert, cert)
+        shutil.copyfile(demo.key, key)
+        os.chmod(cert, 0)
+        os.chmod(key, 0o644)
+        argv = [bulwark_bin, "serve", "--https", "127.0.0.1:%d" % free_port(),
+                "--cert", cert, "--key", key, "--threads", "1"]
+        drop = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+        p = subprocess.run(argv, cwd=d, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=10, **drop)
+        err = [l for l in p.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+        assert p.returncode > 0, p.stderr
+        assert len(err) == 1 and err[0].startswith(PREFIX), err
+        assert cert in err[0] and "ermission denied" in err[0], err[0]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.mark.parametrize("content", [

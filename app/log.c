@@ -213,25 +213,43 @@ void bulwark_json_cstr(bulwark_json_t *j, const char *key, const char *s)
     bulwark_json_str(j, key, s, strlen(s));
 }
 
+/* Decimal digits of v into the end of buf; returns where they start.
+ * Hand-rolled because the access log runs once per request: musl's
+ * snprintf clears kilobytes of locals per call under
+ * -ftrivial-auto-var-init=zero, which showed as ~15% of a request's CPU. */
+static char *format_u64(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
 void bulwark_json_int(bulwark_json_t *j, const char *key, long long value)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", value);
+    char num[24], *end = num + sizeof(num), *p;
+    uint64_t mag = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
 
+    p = format_u64(end, mag);
+    if (value < 0)
+        *--p = '-';
     if (put_key(j, key) == 0)
-        put_raw(j, num, (size_t)n);
+        put_raw(j, p, (size_t)(end - p));
 }
 
 void bulwark_json_millis(bulwark_json_t *j, const char *key, int64_t usec)
 {
-    char num[32];
-    int n;
+    char num[32], *end = num + sizeof(num), *p = end;
 
     if (usec < 0)
         usec = 0;
-    n = snprintf(num, sizeof(num), "%" PRId64 ".%03d", usec / 1000, (int)(usec % 1000));
+    p -= 3;
+    put_digits(p, (unsigned)(usec % 1000), 3);
+    *--p = '.';
+    p = format_u64(p, (uint64_t)usec / 1000);
     if (put_key(j, key) == 0)
-        put_raw(j, num, (size_t)n);
+        put_raw(j, p, (size_t)(end - p));
 }
 
 void bulwark_json_str_array(bulwark_json_t *j, const char *key, const char *const *items, size_t count)

@@ -59,10 +59,8 @@ LIBS := $(DEPS_DIR)/h2o/lib/libh2o-evloop.a $(DEPS_DIR)/mbedtls/lib/libmbedtls.a
 APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
-POLICY_OBJS := $(filter $(B)/obj/app/policy/%,$(APP_OBJS))
 CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
-TEST_BINS := $(if $(wildcard tests/unit/policy_check_main.c),$(B)/tests/policy_check_main) \
-    $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool)
+TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
@@ -83,11 +81,6 @@ $(B)/bin/mkdemo: $(B)/obj/image/demo/mkdemo.o $(LIBS)
 	    $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a
 
 # Test drivers: small programs that exercise one layer of app/ on its own.
-$(B)/tests/policy_check_main: $(B)/obj/tests/unit/policy_check_main.o $(POLICY_OBJS) $(LIBS)
-	@mkdir -p $(dir $@)
-	@echo "  LD  $@"
-	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(POLICY_OBJS) $(DEPS_DIR)/libyaml/lib/libyaml.a
-
 $(B)/tests/jwt_tool: $(B)/obj/tests/unit/jwt_tool_main.o $(CRYPTO_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

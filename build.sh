@@ -4,7 +4,10 @@
 #   ./build.sh              every stage, in order
 #   ./build.sh STAGE...     just those (each reruns alone; earlier outputs must exist)
 #
-# Stages: fetch musl mbedtls libyaml jansson h2o bulwark demo
+# Stages: fetch musl mbedtls libyaml jansson h2o bulwark policy demo
+#
+# POLICY=FILE ./build.sh bakes FILE in (default policy/default.yaml); the
+# build refuses a policy that `bulwark policy check` fails.
 #
 # Each third-party stage is keyed by the sha256 of everything that decides its
 # output (its lock entry, Debian's and our patches, our config, its stage
@@ -21,7 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 B=$ROOT/build
 CACHE=${BULWARK_CACHE:-$HOME/.cache/bulwark}
 JOBS=${JOBS:-$(nproc)}
-STAGES=(fetch musl mbedtls libyaml jansson h2o bulwark demo)
+STAGES=(fetch musl mbedtls libyaml jansson h2o bulwark policy demo)
 export BULWARK_CACHE=$CACHE
 
 # Hardening for every object, ours and third-party (checked on the binary by
@@ -143,6 +146,17 @@ stage_bulwark() {
     say "bulwark: compiling"
     make --no-print-directory -C "$ROOT" -j"$JOBS" binaries \
         CC="$B/toolchain/cc" HARDEN_CFLAGS="$HARDEN_CFLAGS"
+}
+
+stage_policy() {
+    local policy=${POLICY:-$ROOT/policy/default.yaml}
+    say "policy: checking $policy"
+    if ! "$B/bin/bulwark" policy check "$policy" >"$B/policy-check.txt"; then
+        grep -v '^PASS' "$B/policy-check.txt" >&2 || true
+        die "policy $policy is refused: fix every FAIL above (full report: build/policy-check.txt)"
+    fi
+    grep '^WARN' "$B/policy-check.txt" >&2 || true
+    cp "$policy" "$B/policy.yaml"
 }
 
 stage_demo() {

@@ -3,6 +3,7 @@
  *
  *   bulwark serve --https ADDR:PORT [--https ...] [--http ADDR:PORT ...]
  *                 --cert FILE --key FILE [--threads N]
+ *   bulwark policy check FILE | keys | rules
  *   bulwark version
  *
  * Usage errors: one line "bulwark: <message>", a "usage: ..." hint, exit 2.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "policy_cmd.h"
 #include "serve.h"
 #include "version.h"
 
@@ -25,6 +27,7 @@
     "bulwark serve --https ADDR:PORT [--https ADDR:PORT ...] [--http ADDR:PORT ...] --cert FILE --key FILE [--threads N]"
 
 static const char usage_text[] = "usage: " SERVE_SYNOPSIS "\n"
+                                 "       " BULWARK_POLICY_SYNOPSIS "\n"
                                  "       bulwark version\n"
                                  "\n"
                                  "  --https ADDR:PORT  serve HTTPS (HTTP/1.1 and HTTP/2) on this address; repeatable\n"
@@ -182,7 +185,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "policy") == 0)
+        return bulwark_policy_command(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
         return cmd_version(argc - 2);
-    return usage_error("bulwark serve ... | bulwark version (bulwark --help for more)", "unknown command '%s'", argv[1]);
+    return usage_error("bulwark serve ... | bulwark policy ... | bulwark version (bulwark --help for more)", "unknown command '%s'", argv[1]);
 }

@@ -1,5 +1,5 @@
-"""The policy loader and `policy check` (app/policy), through the test driver
-build/tests/policy_check_main (or $BULWARK_POLICY_CHECK):
+"""The policy loader and checker (app/policy), through `bulwark policy check`
+of build/bin/bulwark (or $BULWARK_BIN):
 
 - policy/default.yaml passes every rule and says what DEFAULT-POLICY.md says;
 - policy/examples/proxy-api.yaml passes every rule;
@@ -19,7 +19,8 @@ import yaml
 pytestmark = pytest.mark.unit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DRIVER = os.environ.get("BULWARK_POLICY_CHECK") or os.path.join(REPO, "build", "tests", "policy_check_main")
+BULWARK = os.environ.get("BULWARK_BIN") or os.path.join(REPO, "build", "bin", "bulwark")
+ERROR_PREFIX = "bulwark: error: "
 POLICY = os.path.join(REPO, "policy")
 DEFAULT = os.path.join(POLICY, "default.yaml")
 EXAMPLES = os.path.join(POLICY, "examples")
@@ -41,15 +42,18 @@ rate_limits:
 """
 
 
-def driver():
-    if not os.path.isfile(DRIVER):
-        pytest.fail("policy test driver not found at %s: build it with `make binaries` "
-                    "(or point BULWARK_POLICY_CHECK at one)" % DRIVER, pytrace=False)
-    return DRIVER
+def binary():
+    if not os.path.isfile(BULWARK):
+        pytest.fail("bulwark binary not found at %s: build it with ./build.sh "
+                    "(or point BULWARK_BIN at one)" % BULWARK, pytrace=False)
+    return BULWARK
 
 
-def run(*args):
-    return subprocess.run([driver(), *args], capture_output=True, text=True, timeout=30)
+def run(arg):
+    """`bulwark policy check FILE`, or `policy keys` / `policy rules` for
+    --keys / --rules."""
+    sub = {"--keys": ["keys"], "--rules": ["rules"]}.get(arg, ["check", arg])
+    return subprocess.run([binary(), "policy", *sub], capture_output=True, text=True, timeout=30)
 
 
 class Check:
@@ -313,7 +317,7 @@ def test_load_error_names_file_line_column(tmp_path, name, text, line, col, frag
     assert proc.stdout == ""
     err = proc.stderr.rstrip("\n")
     assert "\n" not in err, "one line"
-    prefix = "%s:%d:%d: " % (path, line, col)
+    prefix = ERROR_PREFIX + "%s:%d:%d: " % (path, line, col)
     assert err.startswith(prefix), err
     assert fragment in err
 

@@ -60,7 +60,9 @@ APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
 CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
-TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool)
+RATELIMIT_OBJS := $(filter $(B)/obj/app/ratelimit/%,$(APP_OBJS))
+TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool) \
+    $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
@@ -86,5 +88,10 @@ $(B)/tests/jwt_tool: $(B)/obj/tests/unit/jwt_tool_main.o $(CRYPTO_OBJS) $(LIBS)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(CRYPTO_OBJS) $(DEPS_DIR)/mbedtls/lib/libmbedx509.a \
 	    $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a $(DEPS_DIR)/jansson/lib/libjansson.a
+
+$(B)/tests/ratelimit_test_main: $(B)/obj/tests/unit/ratelimit_test_main.o $(RATELIMIT_OBJS) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(RATELIMIT_OBJS) $(LIBS)
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

@@ -71,10 +71,18 @@ $(B)/obj/%.o: %.c
 	@echo "  CC  $<"
 	@$(CC) $(APP_CFLAGS) -c $< -o $@
 
-$(B)/bin/bulwark: $(APP_OBJS) $(LIBS)
+# app/ as an archive: the link takes only what main.o reaches, so a layer
+# that is written but not wired yet cannot break the binary.
+APP_LIB := $(B)/obj/libbulwark-app.a
+
+$(APP_LIB): $(filter-out $(B)/obj/app/main.o,$(APP_OBJS))
+	@rm -f $@
+	@ar rcsD $@ $^
+
+$(B)/bin/bulwark: $(B)/obj/app/main.o $(APP_LIB) $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $(APP_OBJS) $(LIBS)
+	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $(B)/obj/app/main.o $(APP_LIB) $(LIBS)
 
 $(B)/bin/mkdemo: $(B)/obj/image/demo/mkdemo.o $(LIBS)
 	@mkdir -p $(dir $@)

@@ -2,7 +2,8 @@
  * The `bulwark` command.
  *
  *   bulwark serve --https ADDR:PORT [--https ...] [--http ADDR:PORT ...]
- *                 --cert FILE --key FILE [--threads N]
+ *                 [--policy FILE] [--secrets DIR] [--cert FILE] [--key FILE]
+ *                 [--threads N]
  *   bulwark policy check FILE | keys | rules
  *   bulwark version
  *
@@ -24,7 +25,8 @@
 #define THREADS_MAX 256
 
 #define SERVE_SYNOPSIS                                                                                                             \
-    "bulwark serve --https ADDR:PORT [--https ADDR:PORT ...] [--http ADDR:PORT ...] --cert FILE --key FILE [--threads N]"
+    "bulwark serve --https ADDR:PORT [--https ADDR:PORT ...] [--http ADDR:PORT ...] [--policy FILE] [--secrets DIR] "              \
+    "[--cert FILE] [--key FILE] [--threads N]"
 
 static const char usage_text[] = "usage: " SERVE_SYNOPSIS "\n"
                                  "       " BULWARK_POLICY_SYNOPSIS "\n"
@@ -32,8 +34,13 @@ static const char usage_text[] = "usage: " SERVE_SYNOPSIS "\n"
                                  "\n"
                                  "  --https ADDR:PORT  serve HTTPS (HTTP/1.1 and HTTP/2) on this address; repeatable\n"
                                  "  --http ADDR:PORT   answer plain HTTP here with a redirect to HTTPS; repeatable\n"
-                                 "  --cert FILE        certificate chain, PEM (leaf first) or DER\n"
+                                 "  --policy FILE      the policy to serve (default: the one baked in at build time);\n"
+                                 "                     refused when `bulwark policy check` fails it\n"
+                                 "  --secrets DIR      the secrets directory (default: the policy's secrets.mount)\n"
+                                 "  --cert FILE        certificate chain, PEM (leaf first) or DER (default: the\n"
+                                 "                     policy's tls.certificate on the secrets directory)\n"
                                  "  --key FILE         the certificate's private key, PEM or DER, unencrypted\n"
+                                 "                     (default: the policy's tls.key)\n"
                                  "  --threads N        event-loop threads (default: one per online CPU)\n"
                                  "\n"
                                  "ADDR:PORT is 127.0.0.1:8443, 0.0.0.0:443, [::1]:8443 or [::]:443.\n";
@@ -110,6 +117,10 @@ static int parse_serve_option(int argc, char **argv, int *i, struct serve_args *
         a->opts.https[a->opts.num_https++] = v;
     } else if ((v = option_value(argc, argv, i, "--http", &missing)) != NULL) {
         a->opts.http[a->opts.num_http++] = v;
+    } else if ((v = option_value(argc, argv, i, "--policy", &missing)) != NULL) {
+        a->opts.policy_file = v;
+    } else if ((v = option_value(argc, argv, i, "--secrets", &missing)) != NULL) {
+        a->opts.secrets_dir = v;
     } else if ((v = option_value(argc, argv, i, "--cert", &missing)) != NULL) {
         a->opts.cert_file = v;
     } else if ((v = option_value(argc, argv, i, "--key", &missing)) != NULL) {
@@ -128,10 +139,6 @@ static int check_serve_args(struct serve_args *a)
 {
     if (a->opts.num_https == 0)
         return serve_usage_error("serve needs at least one --https ADDR:PORT");
-    if (a->opts.cert_file == NULL)
-        return serve_usage_error("serve needs --cert FILE");
-    if (a->opts.key_file == NULL)
-        return serve_usage_error("serve needs --key FILE");
     if (a->threads == NULL) {
         a->opts.threads = online_cpus();
     } else if (parse_threads(a->threads, &a->opts.threads) != 0) {

@@ -104,3 +104,20 @@ size_t bulwark_netaddr_format(char *dst, size_t cap, const struct sockaddr *sa)
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
+
+size_t bulwark_netaddr_format_ip(char *dst, size_t cap, const struct sockaddr *sa)
+{
+    const void *addr;
+
+    if (sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    else
+        addr = NULL;
+    if (addr == NULL || inet_ntop(sa->sa_family, addr, dst, (socklen_t)cap) == NULL) {
+        snprintf(dst, cap, "-");
+        return cap > 1 ? 1 : 0;
+    }
+    return strlen(dst);
+}

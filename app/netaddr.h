@@ -19,4 +19,7 @@ int bulwark_netaddr_parse(const char *text, struct sockaddr_storage *ss, socklen
  * writes "-" for a family other than IPv4/IPv6. */
 size_t bulwark_netaddr_format(char *dst, size_t cap, const struct sockaddr *sa);
 
+/* the address alone ("127.0.0.1", "::1"), no port; "-" for other families */
+size_t bulwark_netaddr_format_ip(char *dst, size_t cap, const struct sockaddr *sa);
+
 #endif

@@ -8,6 +8,7 @@
  *   router             route, params (the matched policy route)
  *   client address     client (peer, or the rightmost untrusted
  *                      X-Forwarded-For hop when the peer is a trusted proxy)
+ *   rate limiter       ratelimit (the RateLimit fields for the response)
  *   auth               auth (resolved once, lazily: see mw/auth.h)
  *   anyone             error_detail (the detail of the JSON error to send)
  */
@@ -45,6 +46,20 @@ typedef struct st_bulwark_reqctx_t {
         h2o_iovec_t scopes[BULWARK_REQCTX_SCOPES_MAX];
         size_t num_scopes;
     } auth;
+    /* rate limiter (mw/ratelimit.c): the RateLimit-Policy and RateLimit
+     * values for the response, in req->pool; empty when no limit counted the
+     * request.  Its filter adds them to whatever response goes out. */
+    struct {
+        h2o_iovec_t policy;
+        h2o_iovec_t state;
+    } ratelimit;
+    /* the detail of the JSON error this request is answered with (set by
+     * bulwark_reply_detail and by the error sanitiser), NULL otherwise; the
+     * access log writes it beside the request id that is its reference */
+    const char *error_detail;
+    /* router: the methods of the routes whose path matched when none of
+     * them allowed the request's method (BULWARK_METHOD_*; 0 otherwise) */
+    unsigned path_methods;
 } bulwark_reqctx_t;
 
 /* the request's context, created (zeroed, in req->pool) on first call */

@@ -15,6 +15,7 @@
  * DRAIN_TIMEOUT_SECONDS, then stops the loops and frees everything.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,8 +29,17 @@
 #include "h2o.h"
 #include "listener.h"
 #include "log.h"
+#include <jansson.h>
+#include "crypto/crypto.h"
+#include "mw/auth.h"
 #include "mw/mw.h"
+#include "mw/ratelimit.h"
+#include "ratelimit/ratelimiter.h"
+#include "routes/demo_api.h"
+#include "workers.h"
 #include "netaddr.h"
+#include "policy/policy.h"
+#include "policy_builtin.h"
 #include "routes/routes.h"
 #include "serve.h"
 #include "tls.h"
@@ -51,10 +61,9 @@
 /* connections accepted per listener wake-up before the loop serves others */
 #define ACCEPT_BATCH 16
 
-/* DEFAULT-POLICY.md: a request body over 1 MiB is answered with 413 */
-#define MAX_REQUEST_BODY_BYTES (1024 * 1024)
-
 #define ERRBUF_SIZE 512
+/* a refused policy's line names the rule, what was found and the fix */
+#define POLICY_REFUSAL_MAX 2048
 
 /* h2o's port number for "any port" in h2o_config_register_host */
 #define ANY_PORT 65535
@@ -83,6 +92,11 @@ struct st_worker_t {
 };
 
 struct st_server_t {
+    bulwark_policy_t *policy;
+    bulwark_ratelimiter_t *ratelimiter;
+    bulwark_auth_t *auth;
+    bulwark_workers_t *pool; /* blocking work (password hashing) off the loops */
+    bulwark_demo_api_t *demo_api;
     h2o_globalconf_t globalconf;
     h2o_hostconf_t *https_hosts[2];
     h2o_hostconf_t *http_hosts[2];
@@ -97,6 +111,7 @@ struct st_server_t {
     pthread_mutex_t mutex;
     pthread_cond_t cond; /* a worker got ready, or the last connection closed */
     size_t ready_workers;
+    int globalconf_ready; /* h2o_config_init has run: dispose it */
 };
 
 static void fail(const char *message)
@@ -106,57 +121,132 @@ static void fail(const char *message)
 
 /* --- h2o configuration -------------------------------------------------- */
 
-static void register_common(h2o_pathconf_t *pathconf)
+/* Filters first: they act on every response of the pathconf, whoever
+ * answers.  Loggers last. */
+static void register_filters(h2o_pathconf_t *pathconf, const bulwark_policy_t *policy, int https)
 {
     bulwark_request_id_register(pathconf);
-    bulwark_access_log_register(pathconf);
+    bulwark_security_headers_register(pathconf, policy, https);
+    bulwark_error_sanitizer_register(pathconf);
 }
 
 /* The fallback pathconf answers the errors h2o raises before a request is
- * routed (malformed requests): they get a request id and a log line too. */
-static void setup_fallback(h2o_hostconf_t *host)
+ * routed (413 while reading a body, malformed HTTP/2 headers): they get the
+ * same headers, a request id, a JSON body and a log line too. */
+static void setup_fallback(h2o_hostconf_t *host, const bulwark_policy_t *policy, int https)
 {
-    register_common(&host->fallback_path);
+    register_filters(&host->fallback_path, policy, https);
     bulwark_notfound_register(&host->fallback_path);
+    bulwark_access_log_register(&host->fallback_path);
 }
 
-static h2o_hostconf_t *setup_https_host(h2o_globalconf_t *conf)
+static int register_proxy_routes(h2o_pathconf_t *pathconf, const bulwark_policy_t *policy)
+{
+    char err[ERRBUF_SIZE];
+
+    for (size_t i = 0; i != policy->num_routes; ++i) {
+        if (policy->routes[i].kind != BULWARK_ROUTE_PROXY)
+            continue;
+        if (bulwark_proxy_register(pathconf, policy->routes + i, err, sizeof(err)) != 0) {
+            fail(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* DESIGN.md's data path, in order.  Handlers pass a request on by
+ * returning -1; the first that answers ends it. */
+static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
+{
+    const bulwark_policy_t *policy = s->policy;
+
+    register_filters(root, policy, 1);
+    bulwark_hosts_register(root, policy);
+    bulwark_client_addr_register(root, policy);
+    bulwark_router_match_register(root, policy);
+    bulwark_cors_register(root, policy);
+
+    /* after CORS (preflights are not counted), before the input limits */
+    bulwark_ratelimit_register(root, policy, s->ratelimiter, s->auth);
+
+    bulwark_input_limits_register(root, policy);
+
+    bulwark_auth_register(root, s->auth);
+
+    bulwark_healthz_register(root);
+    bulwark_static_inline_register(root);
+
+    bulwark_demo_api_register(root, s->demo_api);
+
+    if (register_proxy_routes(root, policy) != 0)
+        return -1;
+    bulwark_router_fallback_register(root);
+    bulwark_access_log_register(root);
+    return 0;
+}
+
+static h2o_hostconf_t *setup_https_host(h2o_globalconf_t *conf, struct st_server_t *s)
 {
     h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("https.invalid")), ANY_PORT);
-    h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
 
-    /* the handler chain: middleware first (later issues), routes, then 404 */
-    register_common(root);
-    bulwark_healthz_register(root);
-    bulwark_notfound_register(root);
-    setup_fallback(host);
+    if (register_https_chain(h2o_config_register_path(host, "/", 0), s) != 0)
+        return NULL;
+    setup_fallback(host, s->policy, 1);
     return host;
 }
 
-static h2o_hostconf_t *setup_http_host(h2o_globalconf_t *conf, uint16_t https_port)
+/* plain HTTP: the host check, then 308 to HTTPS for everything */
+static h2o_hostconf_t *setup_http_host(h2o_globalconf_t *conf, const bulwark_policy_t *policy, uint16_t https_port)
 {
     h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("http.invalid")), ANY_PORT);
     h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
 
-    register_common(root);
+    register_filters(root, policy, 0);
+    bulwark_hosts_register(root, policy);
+    bulwark_client_addr_register(root, policy);
     bulwark_https_redirect_register(root, https_port);
-    setup_fallback(host);
+    bulwark_access_log_register(root);
+    setup_fallback(host, policy, 0);
     return host;
 }
 
-static void setup_globalconf(struct st_server_t *s, uint16_t https_port)
+/* h2o refuses bodies over this before buffering them; the input-limits
+ * layer applies each route's own (smaller) limit */
+static uint64_t largest_body_limit(const bulwark_policy_t *policy)
+{
+    uint64_t max = policy->limits.max_body;
+
+    for (size_t i = 0; i != policy->num_routes; ++i)
+        if (policy->routes[i].body.max_size > max)
+            max = policy->routes[i].body.max_size;
+    return max;
+}
+
+static int setup_globalconf(struct st_server_t *s, uint16_t https_port)
 {
     h2o_globalconf_t *conf = &s->globalconf;
+    const bulwark_policy_t *policy = s->policy;
 
     h2o_config_init(conf);
     /* no Server header: it names the software and its version */
     conf->server_name = h2o_iovec_init(H2O_STRLIT(""));
-    conf->max_request_entity_size = MAX_REQUEST_BODY_BYTES;
+    conf->max_request_entity_size = largest_body_limit(policy);
+    /* HTTP/1.1: the whole head must arrive within header_timeout (slowloris);
+     * h2o also uses this timer between keep-alive requests */
+    conf->http1.req_timeout = policy->limits.header_timeout_ms;
+    conf->http2.idle_timeout = policy->limits.idle_timeout_ms;
+    /* HTTP/1.1 heads over these are refused by h2o (patch 0006) before they
+     * are parsed whole; the input-limits layer applies them to HTTP/2 */
+    conf->http1.max_request_line = policy->limits.max_request_line;
+    conf->max_request_headers_size = policy->limits.max_header_bytes;
     /* HTTP/2 only over TLS (ALPN); no cleartext upgrade on the redirect port */
     conf->http1.upgrade_to_http2 = 0;
 
-    s->https_hosts[0] = setup_https_host(conf);
-    s->http_hosts[0] = setup_http_host(conf, https_port);
+    if ((s->https_hosts[0] = setup_https_host(conf, s)) == NULL)
+        return -1;
+    s->http_hosts[0] = setup_http_host(conf, policy, https_port);
+    return 0;
 }
 
 /* --- connections -------------------------------------------------------- */
@@ -299,6 +389,7 @@ static void finish(struct st_worker_t *w)
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     h2o_evloop_t *loop = w->ctx.loop;
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->wakeup);
+    bulwark_workers_detach(w->server->pool, &w->ctx);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_destroy(loop);
     free(w->listeners);
@@ -332,6 +423,7 @@ static void *worker_main(void *arg)
     struct st_worker_t *w = arg;
 
     h2o_context_init(&w->ctx, h2o_evloop_create(), &w->server->globalconf);
+    bulwark_workers_attach(w->server->pool, &w->ctx);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wakeup, on_wakeup);
     open_listeners(w);
     report_ready(w->server);
@@ -426,13 +518,77 @@ static int bind_listeners(struct st_server_t *s)
 
 static int load_tls(struct st_server_t *s, const bulwark_serve_options_t *opts)
 {
+    const char *cert = opts->cert_file != NULL ? opts->cert_file : s->policy->tls.certificate_file.base;
+    const char *key = opts->key_file != NULL ? opts->key_file : s->policy->tls.key_file.base;
     char err[ERRBUF_SIZE];
 
-    if ((s->tls = bulwark_tls_create(opts->cert_file, opts->key_file, err, sizeof(err))) == NULL) {
+    if ((s->tls = bulwark_tls_create(cert, key, &s->policy->tls, err, sizeof(err))) == NULL) {
         fail(err);
         return -1;
     }
     return 0;
+}
+
+/* the policy loader wants the secrets directory absolute and canonical */
+static int resolve_secrets_dir(const char *dir, char *out)
+{
+    char err[ERRBUF_SIZE];
+
+    if (realpath(dir, out) != NULL)
+        return 0;
+    snprintf(err, sizeof(err), "secrets directory %s: %s", dir, strerror(errno));
+    fail(err);
+    return -1;
+}
+
+static int load_policy(struct st_server_t *s, const bulwark_serve_options_t *opts)
+{
+    bulwark_policy_options_t popts = {NULL};
+    char err[ERRBUF_SIZE], secrets[PATH_MAX];
+    int ret;
+
+    if (opts->secrets_dir != NULL) {
+        if (resolve_secrets_dir(opts->secrets_dir, secrets) != 0)
+            return -1;
+        popts.secrets_mount = secrets;
+    }
+
+    if (opts->policy_file != NULL) {
+        ret = bulwark_policy_load_file(opts->policy_file, &popts, &s->policy, err, sizeof(err));
+    } else {
+        size_t len;
+        const char *text = bulwark_policy_builtin(&len);
+        ret = bulwark_policy_load_buffer(BULWARK_POLICY_BUILTIN_NAME, text, len, &popts, &s->policy, err, sizeof(err));
+    }
+    if (ret != 0) {
+        fail(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* the first FAIL of `policy check`, as one line */
+static void note_failure(void *arg, const bulwark_check_result_t *r)
+{
+    char *first = arg;
+
+    if (r->level == BULWARK_CHECK_FAIL && first[0] == '\0')
+        bulwark_check_format(first, POLICY_REFUSAL_MAX, r);
+}
+
+/* The appliance cannot be misconfigured into an insecure state: a policy
+ * that fails a rule of `bulwark policy check` is not served. */
+static int check_policy(struct st_server_t *s)
+{
+    char first[POLICY_REFUSAL_MAX] = "", line[POLICY_REFUSAL_MAX + 128];
+    bulwark_check_counts_t counts;
+
+    if (bulwark_policy_check(s->policy, note_failure, first, &counts) == 0)
+        return 0;
+    snprintf(line, sizeof(line), "policy %s is refused (%u rules fail; `bulwark policy check` lists them): %s",
+             s->policy->file.base, counts.fail, first);
+    fail(line);
+    return -1;
 }
 
 static void log_listening(struct st_server_t *s)
@@ -562,31 +718,63 @@ static int init_server(struct st_server_t *s, size_t threads)
     return 0;
 }
 
-static void dispose_server(struct st_server_t *s, int globalconf_ready)
+static void dispose_server(struct st_server_t *s)
 {
     for (size_t i = 0; i != s->num_listeners; ++i)
         bulwark_listener_dispose(s->listeners + i);
     free(s->listeners);
-    if (globalconf_ready)
+    if (s->globalconf_ready)
         h2o_config_dispose(&s->globalconf);
     bulwark_tls_destroy(s->tls);
+    if (s->pool != NULL)
+        bulwark_workers_free(s->pool);
+    if (s->demo_api != NULL)
+        bulwark_demo_api_free(s->demo_api);
+    if (s->auth != NULL)
+        bulwark_auth_free(s->auth);
+    if (s->ratelimiter != NULL)
+        bulwark_ratelimiter_free(s->ratelimiter);
+    bulwark_policy_free(s->policy);
     free(s->workers);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mutex);
 }
 
+/* The policy's layers that hold state: each says why in one line when it
+ * cannot start. Secret paths are already resolved by the policy loader. */
+static int start_layers(struct st_server_t *s)
+{
+    char err[ERRBUF_SIZE];
+
+    if ((s->ratelimiter = bulwark_ratelimiter_new(s->policy, err, sizeof(err))) == NULL ||
+        (s->auth = bulwark_auth_new(s->policy, NULL, err, sizeof(err))) == NULL ||
+        (s->pool = bulwark_workers_new(bulwark_workers_default_threads(), err, sizeof(err))) == NULL ||
+        (s->demo_api = bulwark_demo_api_new(s->policy, NULL, s->pool, err, sizeof(err))) == NULL) {
+        fail(err);
+        return -1;
+    }
+    return 0;
+}
+
 /* everything up to the first accepted connection; -1 after saying why */
 static int start(struct st_server_t *s, const bulwark_serve_options_t *opts)
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (bulwark_crypto_init() != 0) {
         fail("cannot initialise PSA crypto (no entropy source?)");
         return -1;
     }
+    /* jansson's hash seed (hash-flooding defence) from the DRBG-backed
+     * source, before any thread parses JSON */
+    json_object_seed(0);
+    if (load_policy(s, opts) != 0 || check_policy(s) != 0)
+        return -1;
     if (parse_listeners(s, opts) != 0 || load_tls(s, opts) != 0 || bind_listeners(s) != 0)
         return -1;
+    if (start_layers(s) != 0)
+        return -1;
     /* redirects go to the first HTTPS listener's port */
-    setup_globalconf(s, bulwark_listener_port(s->listeners));
-    return 0;
+    s->globalconf_ready = 1;
+    return setup_globalconf(s, bulwark_listener_port(s->listeners));
 }
 
 int bulwark_serve(const bulwark_serve_options_t *opts)
@@ -606,7 +794,7 @@ int bulwark_serve(const bulwark_serve_options_t *opts)
     if (init_server(s, opts->threads) != 0)
         return 1;
     if (start(s, opts) != 0) {
-        dispose_server(s, 0);
+        dispose_server(s);
         mbedtls_psa_crypto_free();
         return 1;
     }
@@ -620,7 +808,7 @@ int bulwark_serve(const bulwark_serve_options_t *opts)
         log_shutdown(wait_for_signal(&signals));
         drain(s);
     }
-    dispose_server(s, 1);
+    dispose_server(s);
     mbedtls_psa_crypto_free();
     if (status == 0)
         bulwark_log_event("stopped");

@@ -1,6 +1,7 @@
 /*
- * `bulwark serve`: TLS and plain-HTTP listeners, one h2o event loop per
- * thread, graceful shutdown on SIGTERM/SIGINT.
+ * `bulwark serve`: the policy's middleware and routes on TLS and plain-HTTP
+ * listeners, one h2o event loop per thread, graceful shutdown on
+ * SIGTERM/SIGINT.
  */
 #ifndef BULWARK_SERVE_H
 #define BULWARK_SERVE_H
@@ -12,13 +13,16 @@ typedef struct st_bulwark_serve_options_t {
     size_t num_https;
     const char **http; /* ADDR:PORT texts answered with a redirect to HTTPS */
     size_t num_http;
-    const char *cert_file;
-    const char *key_file;
+    const char *policy_file; /* NULL: the policy baked in at build time */
+    const char *secrets_dir; /* NULL: the policy's secrets.mount */
+    const char *cert_file;   /* NULL: the policy's tls.certificate */
+    const char *key_file;    /* NULL: the policy's tls.key */
     size_t threads;
 } bulwark_serve_options_t;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status (0 after a
- * graceful stop, 1 when start-up failed, with one line on stderr). */
+ * graceful stop, 1 when start-up failed, with one line on stderr: a policy
+ * that does not load or fails a `policy check` rule is such a failure). */
 int bulwark_serve(const bulwark_serve_options_t *opts);
 
 #endif

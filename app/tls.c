@@ -44,35 +44,23 @@
 
 #define DRBG_PERSONALIZATION "bulwark tls drbg"
 
+/* the policy loader allows at most 16 suites, 3 groups and 2 protocols */
+#define CIPHERSUITES_MAX 16
+#define GROUPS_MAX 3
+#define ALPN_MAX 2
+
 struct st_bulwark_tls_t {
     mbedtls_ssl_config conf;
+    /* what conf points at: zero-terminated lists, as mbedTLS wants them */
+    int ciphersuites[CIPHERSUITES_MAX + 1];
+    uint16_t groups[GROUPS_MAX + 1];
+    h2o_iovec_t alpn[ALPN_MAX + 1];
     mbedtls_x509_crt chain;
     mbedtls_pk_context key;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_ticket_context tickets;
     mbedtls_ssl_cache_context cache;
-};
-
-/* TLS 1.3 suites, then TLS 1.2 ECDHE with AEAD only; the server's order wins */
-static const int ciphersuites[] = {
-    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
-    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
-    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    0,
-};
-
-static const uint16_t groups[] = {
-    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
-    MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
 };
 
 struct file_bytes {
@@ -273,23 +261,43 @@ static int setup_resumption(bulwark_tls_t *tls, char *err, size_t errlen)
     return 0;
 }
 
-static int setup_config(bulwark_tls_t *tls, char *err, size_t errlen)
+/* the policy's lists copied into the zero-terminated arrays conf points at */
+static int copy_lists(bulwark_tls_t *tls, const bulwark_policy_tls_t *policy, char *err, size_t errlen)
+{
+    if (policy->num_ciphersuites == 0 || policy->num_ciphersuites > CIPHERSUITES_MAX || policy->num_groups == 0 ||
+        policy->num_groups > GROUPS_MAX || policy->num_alpn == 0 || policy->num_alpn > ALPN_MAX) {
+        say(err, errlen, "the policy's tls lists are empty or too long");
+        return -1;
+    }
+    for (size_t i = 0; i != policy->num_ciphersuites; ++i)
+        tls->ciphersuites[i] = policy->ciphersuites[i];
+    for (size_t i = 0; i != policy->num_groups; ++i)
+        tls->groups[i] = policy->groups[i];
+    for (size_t i = 0; i != policy->num_alpn; ++i)
+        tls->alpn[i] = h2o_iovec_init(policy->alpn[i].base, policy->alpn[i].len);
+    return 0;
+}
+
+static int setup_config(bulwark_tls_t *tls, const bulwark_policy_tls_t *policy, char *err, size_t errlen)
 {
     mbedtls_ssl_config *conf = &tls->conf;
     int ret;
     char why[128];
 
+    if (copy_lists(tls, policy, err, errlen) != 0)
+        return -1;
     if ((ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto Fail;
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
-    mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    /* the policy's version numbers are the wire's, as mbedTLS's enum */
+    mbedtls_ssl_conf_min_tls_version(conf, (mbedtls_ssl_protocol_version)policy->min_version);
     mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
-    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
-    mbedtls_ssl_conf_groups(conf, groups);
+    mbedtls_ssl_conf_ciphersuites(conf, tls->ciphersuites);
+    mbedtls_ssl_conf_groups(conf, tls->groups);
     if ((ret = mbedtls_ssl_conf_own_cert(conf, &tls->chain, &tls->key)) != 0)
         goto Fail;
-    h2o_ssl_register_alpn_protocols(conf, h2o_http2_alpn_protocols);
+    h2o_ssl_register_alpn_protocols(conf, tls->alpn);
     return setup_resumption(tls, err, errlen);
 
 Fail:
@@ -309,7 +317,8 @@ static void init_members(bulwark_tls_t *tls)
     mbedtls_ssl_cache_init(&tls->cache);
 }
 
-bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, char *err, size_t errlen)
+bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, const bulwark_policy_tls_t *policy, char *err,
+                                  size_t errlen)
 {
     bulwark_tls_t *tls = calloc(1, sizeof(*tls));
 
@@ -320,7 +329,7 @@ bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, c
     init_members(tls);
     if (seed_drbg(tls, err, errlen) != 0 || load_chain(tls, cert_file, err, errlen) != 0 ||
         load_key(tls, key_file, err, errlen) != 0 || check_pair(tls, cert_file, key_file, err, errlen) != 0 ||
-        setup_config(tls, err, errlen) != 0) {
+        setup_config(tls, policy, err, errlen) != 0) {
         bulwark_tls_destroy(tls);
         return NULL;
     }

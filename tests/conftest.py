@@ -20,6 +20,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BULWARK_BIN") or os.path.join(REPO, "build", "bin", "bulwark")
 DEMO = os.environ.get("BULWARK_DEMO") or os.path.join(REPO, "build", "demo")
+# The policy the servers of the suite run with (the one `make run` bakes in).
+DEFAULT_POLICY = os.path.join(REPO, "policy", "default.yaml")
 
 # The contract: the listening line within 10 s of start, exit within 12 s of
 # SIGTERM (10 s of drain plus slack).
@@ -43,8 +45,9 @@ class Demo:
     def __init__(self, root):
         self.root = root
         self.ca = os.path.join(root, "ca.pem")
-        self.cert = os.path.join(root, "secrets", "tls-cert.pem")
-        self.key = os.path.join(root, "secrets", "tls-key.pem")
+        self.secrets = os.path.join(root, "secrets")
+        self.cert = os.path.join(self.secrets, "tls-cert.pem")
+        self.key = os.path.join(self.secrets, "tls-key.pem")
 
 
 def require_demo():
@@ -96,9 +99,11 @@ class Server:
     that tests can look for access-log lines; stderr is kept for messages."""
 
     def __init__(self, binary, demo, https_hosts=("127.0.0.1",), http_hosts=("127.0.0.1",),
-                 threads=2, extra_args=(), fixed=None):
+                 threads=2, extra_args=(), fixed=None, policy=DEFAULT_POLICY, cert_args=True):
         self.binary = binary
         self.demo = demo
+        self.policy = policy        # a policy file, or None for the one baked into the binary
+        self.cert_args = cert_args  # pass --cert/--key (else they come from the policy's secrets)
         self.https_hosts = list(https_hosts)
         self.http_hosts = list(http_hosts)
         self.threads = threads
@@ -140,7 +145,14 @@ class Server:
             a += ["--https", fmt_addr(h, p)]
         for h, p in self.http:
             a += ["--http", fmt_addr(h, p)]
-        a += ["--cert", self.demo.cert, "--key", self.demo.key, "--threads", str(self.threads)]
+        if self.policy is not None:
+            a += ["--policy", self.policy]
+        # demo stand-ins that only carry cert and key serve without a secrets directory
+        if getattr(self.demo, "secrets", None):
+            a += ["--secrets", self.demo.secrets]
+        if self.cert_args:
+            a += ["--cert", self.demo.cert, "--key", self.demo.key]
+        a += ["--threads", str(self.threads)]
         return a + self.extra_args
 
     def _launch(self):

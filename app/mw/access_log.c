@@ -1,13 +1,19 @@
 /*
  * The access log: one JSON line per request on stdout, written by h2o's
  * logger hook once the response is done.  Fields, in order: ts, event,
- * request_id, peer, method, path, status, bytes, duration_ms, protocol, tls.
+ * request_id, peer, client, method, path, status, detail (the error detail
+ * sent, whose reference is request_id; null for other answers), bytes,
+ * duration_ms, protocol, tls.
+ *
+ * No header value is logged (Authorization, Cookie, tokens: DESIGN.md,
+ * "Logs"), and no body.
  *
  * The path is logged without its query string: tokens and other secrets
  * travel in queries and must not reach the log (DESIGN.md, "Logs").
  */
 #include "../log.h"
 #include "../netaddr.h"
+#include "../reqctx.h"
 #include "../reqid.h"
 #include "mw.h"
 
@@ -50,6 +56,19 @@ static void add_peer(bulwark_json_t *j, h2o_req_t *req)
     bulwark_json_cstr(j, "peer", text);
 }
 
+/* the address limits counted (ctx->client): null when no layer set it */
+static void add_client(bulwark_json_t *j, const bulwark_reqctx_t *ctx)
+{
+    char text[BULWARK_NETADDR_TEXT_MAX];
+
+    if (ctx->client.ss_family != AF_INET && ctx->client.ss_family != AF_INET6) {
+        bulwark_json_cstr(j, "client", NULL);
+        return;
+    }
+    bulwark_netaddr_format_ip(text, sizeof(text), (const struct sockaddr *)&ctx->client);
+    bulwark_json_cstr(j, "client", text);
+}
+
 /* From when h2o started reading the request (its loop-iteration clock) to
  * now, the response being done: h2o's own response_end_at is the cached
  * loop clock too, which would round most requests down to 0 ms. */
@@ -81,6 +100,7 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     h2o_iovec_t id = bulwark_reqid(req);
     h2o_iovec_t method = bounded(req->input.method, LOG_METHOD_MAX);
     h2o_iovec_t path = bounded(path_without_query(req->input.path), LOG_PATH_MAX);
+    const bulwark_reqctx_t *ctx = bulwark_reqctx(req);
 
     h2o_stringify_protocol_version(protocol, req->version);
 
@@ -88,9 +108,11 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     bulwark_json_begin_event(&j, "request");
     bulwark_json_str(&j, "request_id", id.base, id.len);
     add_peer(&j, req);
+    add_client(&j, ctx);
     bulwark_json_str(&j, "method", method.base, method.len);
     bulwark_json_str(&j, "path", path.base, path.len);
     bulwark_json_int(&j, "status", req->res.status);
+    bulwark_json_cstr(&j, "detail", ctx->error_detail);
     bulwark_json_int(&j, "bytes", (long long)req->bytes_sent);
     bulwark_json_millis(&j, "duration_ms", duration_usec(req));
     bulwark_json_cstr(&j, "protocol", protocol);

@@ -2,6 +2,7 @@
  * JSON responses from builtin routes; see reply.h.
  */
 #include "../log.h"
+#include "../reqctx.h"
 #include "../reqid.h"
 #include "reply.h"
 
@@ -26,6 +27,9 @@ void bulwark_reply_detail(h2o_req_t *req, int status, const char *reason, const 
     size_t cap = sizeof(DETAIL_PREFIX) + BULWARK_JSON_ESCAPED_MAX(detail_len) + sizeof(REFERENCE_INFIX) +
                  BULWARK_JSON_ESCAPED_MAX(id.len) + sizeof(BODY_SUFFIX);
     char *body = h2o_mem_alloc_pool(&req->pool, cap), *p = body;
+
+    /* the error sanitiser passes this body on as it is; the log names it */
+    bulwark_reqctx(req)->error_detail = detail;
 
     memcpy(p, DETAIL_PREFIX, sizeof(DETAIL_PREFIX) - 1);
     p += sizeof(DETAIL_PREFIX) - 1;

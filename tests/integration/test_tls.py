@@ -159,6 +159,7 @@ def rsa_server(bulwark_bin, demo, rsa_identity):
         pass
     d = RsaDemo()
     d.ca, d.cert, d.key = cert, cert, key
+    d.secrets = demo.secrets  # the JWT key and users the policy names
     s = Server(bulwark_bin, d, http_hosts=()).start()
     yield s
     s.stop()

@@ -28,10 +28,10 @@ run: build
 	@echo "Serving https://localhost:8443 and http://localhost:8080 (Ctrl-C stops)."
 	@echo "Trust the demo CA: curl --cacert $(B)/demo/ca.pem https://localhost:8443/healthz"
 	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --http 127.0.0.1:8080 \
-	    --cert $(B)/demo/secrets/tls-cert.pem --key $(B)/demo/secrets/tls-key.pem
+	    --secrets $(B)/demo/secrets
 
 test: build
-	$(PYTEST) -p no:cacheprovider tests
+	$(PYTEST) -p no:cacheprovider
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
@@ -55,6 +55,11 @@ APP_CFLAGS = $(HARDEN_CFLAGS) -std=gnu11 -pthread -Wall -Wextra \
 LIBS := $(DEPS_DIR)/h2o/lib/libh2o-evloop.a $(DEPS_DIR)/mbedtls/lib/libmbedtls.a \
     $(DEPS_DIR)/mbedtls/lib/libmbedx509.a $(DEPS_DIR)/mbedtls/lib/libmbedcrypto.a \
     $(DEPS_DIR)/libyaml/lib/libyaml.a $(DEPS_DIR)/jansson/lib/libjansson.a
+
+# The policy baked into the binary (app/policy_builtin.c embeds it).
+POLICY ?= policy/default.yaml
+$(B)/obj/app/policy_builtin.o: APP_CFLAGS += -DBULWARK_POLICY_FILE='"$(abspath $(POLICY))"'
+$(B)/obj/app/policy_builtin.o: $(POLICY)
 
 APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)

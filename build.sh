@@ -144,8 +144,17 @@ stage_h2o() { build_dep h2o "$B/deps/h2o" "$(key_of musl)" "$(key_of mbedtls)"; 
 
 stage_bulwark() {
     say "bulwark: compiling"
+    # Our objects are compiled against the libraries' headers: when any
+    # library stage changed, recompile everything (make's timestamps cannot
+    # see a library that came back from the cache with older headers).
+    local deps_key
+    deps_key=$(cat "$B/sysroot/.key" "$B"/deps/*/.key | sha256sum | cut -c1-16)
+    if [ "$(cat "$B/obj/.deps-key" 2>/dev/null)" != "$deps_key" ]; then
+        rm -rf "$B/obj" && mkdir -p "$B/obj" && echo "$deps_key" >"$B/obj/.deps-key"
+    fi
     make --no-print-directory -C "$ROOT" -j"$JOBS" binaries \
-        CC="$B/toolchain/cc" HARDEN_CFLAGS="$HARDEN_CFLAGS"
+        CC="$B/toolchain/cc" HARDEN_CFLAGS="$HARDEN_CFLAGS" \
+        POLICY="${POLICY:-$ROOT/policy/default.yaml}"
 }
 
 stage_policy() {

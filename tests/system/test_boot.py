@@ -1,0 +1,59 @@
+"""Each QEMU profile boots the test image to its /init, under a hard time
+limit; the kernel's DHCP, the secrets disk, the command-line defaults and the
+ACPI power button (QMP system_powerdown -> SIGTERM to PID 1) all work."""
+
+import time
+
+import pytest
+
+from .conftest import BOOT_LIMIT_S, POWEROFF, READY, boot_args, image_test_file
+
+PROFILES = ["microvm", "q35", "uefi"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_boots_to_init_and_powers_off(guest, profile, secrets_img, record_property):
+    g = guest(profile, "--secrets", secrets_img, *boot_args(profile, image_test_file))
+    m = g.wait_for(READY.pattern, BOOT_LIMIT_S[profile])
+    wall = time.monotonic() - g.started
+    record_property("uptime_at_init_s", float(m.group(1)))
+    record_property("wall_to_init_s", round(wall, 2))
+    print("%s: /init at %.2f s guest uptime, %.2f s after launch" % (profile, float(m.group(1)), wall))
+    g.wait_for(POWEROFF, 30)
+    assert g.wait_exit() == 0, g.console[-3000:]
+    console = g.console
+    # The baked-in defaults reached the kernel.
+    cmdline = [l for l in console.splitlines() if "testinit: cmdline:" in l][0]
+    for arg in ("console=ttyS0", "ip=dhcp", "panic=-1"):
+        assert arg in cmdline.split(), cmdline
+    # ip=dhcp configured the interface before /init ran.
+    assert "testinit: pnp: #PROTO: DHCP" in console, console[-3000:]
+    # The secrets volume is a block device the kernel found (vda; vdb beside the uefi boot disk).
+    disks = [l.split()[-1] for l in console.splitlines()
+             if "testinit: partitions:" in l and l.split()[-1].startswith("vd")]
+    assert ("vdb" if profile == "uefi" else "vda") in disks, console[-3000:]
+
+
+@pytest.mark.parametrize("profile", ["microvm", "q35"])
+def test_hypervisor_cmdline_extends_defaults(guest, profile):
+    g = guest(profile, "--no-secrets", "--cmdline-extra", "ip=off bulwark.extra=1",
+              *boot_args(profile, image_test_file))
+    g.wait_for(READY.pattern, BOOT_LIMIT_S[profile])
+    g.wait_for(POWEROFF, 30)
+    g.wait_exit()
+    cmdline = [l for l in g.console.splitlines() if "testinit: cmdline:" in l][0].split()
+    assert "console=ttyS0" in cmdline and "bulwark.extra=1" in cmdline, cmdline
+    # A later ip= wins over the built-in ip=dhcp: no DHCP lease.
+    assert cmdline.index("ip=off") > cmdline.index("ip=dhcp")
+    assert "#PROTO: DHCP" not in g.console
+
+
+@pytest.mark.parametrize("profile", ["microvm", "q35"])
+def test_qmp_powerdown_signals_pid1_and_qemu_exits(guest, profile):
+    g = guest(profile, "--no-secrets", "--cmdline-extra", "testinit=wait",
+              *boot_args(profile, image_test_file))
+    g.wait_for("testinit: waiting for SIGTERM", BOOT_LIMIT_S[profile])
+    g.qmp("system_powerdown")
+    g.wait_for("BULWARK-TESTINIT-SIGNAL SIGTERM", 30)
+    assert g.wait_exit() == 0, g.console[-3000:]
+

@@ -1,0 +1,61 @@
+/* Test /init for boot tests until bulwark's PID 1 role exists.
+ * Prints a marker with the uptime and what the kernel set up (DHCP lease,
+ * block devices), then powers off -- or, with testinit=wait on the command
+ * line, first waits for SIGTERM (the ACPI power button) or SIGINT
+ * (Ctrl-Alt-Del). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+
+static void cat(const char *tag, const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	if (!f) { printf("testinit: %s: cannot open %s\n", tag, path); return; }
+	while (fgets(buf, sizeof buf, f))
+		printf("testinit: %s: %s", tag, buf);
+	fclose(f);
+}
+
+int main(void)
+{
+	char cmdline[4096] = "", up[64] = "?";
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, 0);
+	reboot(RB_DISABLE_CAD);
+	mkdir("/proc", 0555);
+	mount("proc", "/proc", "proc", 0, 0);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, 0);
+	int fd = open("/dev/console", O_WRONLY);
+	if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
+	setvbuf(stdout, 0, _IOLBF, 0);
+	FILE *f = fopen("/proc/uptime", "r");
+	if (f) { fgets(up, sizeof up, f); fclose(f); up[strcspn(up, " ")] = 0; }
+	f = fopen("/proc/cmdline", "r");
+	if (f) { fgets(cmdline, sizeof cmdline, f); fclose(f); }
+	printf("BULWARK-TESTINIT-READY uptime=%s\n", up);
+	printf("testinit: cmdline: %s", cmdline);
+	cat("pnp", "/proc/net/pnp");
+	cat("partitions", "/proc/partitions");
+	if (strstr(cmdline, "testinit=wait")) {
+		printf("testinit: waiting for SIGTERM or SIGINT\n");
+		sigwait(&set, &sig);
+		printf("BULWARK-TESTINIT-SIGNAL %s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
+	printf("BULWARK-TESTINIT-POWEROFF\n");
+	tcdrain(1);  /* the UART's buffer, before the machine goes away */
+	sync();
+	reboot(RB_POWER_OFF);
+	return 1;
+}

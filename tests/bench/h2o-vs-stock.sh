@@ -72,7 +72,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # --- the two servers -----------------------------------------------------------
 BPORT=$(free_port)
-"$BIN" serve --https "127.0.0.1:$BPORT" --cert "$CERT" --key "$KEY" --threads "$THREADS" \
+"$BIN" serve --https "127.0.0.1:$BPORT" --secrets "$DEMO/secrets" --cert "$CERT" --key "$KEY" --threads "$THREADS" \
     >"$WORK/bulwark.log" 2>"$WORK/bulwark.err" &
 BPID=$!; PIDS+=("$BPID")
 wait_port "$BPORT" || die "bulwark did not start: $(cat "$WORK/bulwark.err")"

@@ -62,22 +62,6 @@ struct st_bulwark_auth_handler_t {
 
 /* --- start-up ------------------------------------------------------------ */
 
-/* The key file as the service should open it: a file under the policy's
- * mount moves to secrets_dir when one is given (the native binary). */
-static int secret_path(char *out, size_t cap, const bulwark_policy_t *policy, const char *secrets_dir,
-                       const bulwark_str_t *file)
-{
-    const bulwark_str_t *mount = &policy->secrets_mount;
-    int n;
-
-    if (secrets_dir != NULL && file->len > mount->len && memcmp(file->base, mount->base, mount->len) == 0 &&
-        file->base[mount->len] == '/')
-        n = snprintf(out, cap, "%s%s", secrets_dir, file->base + mount->len);
-    else
-        n = snprintf(out, cap, "%s", file->base);
-    return n >= 0 && (size_t)n < cap ? 0 : -1;
-}
-
 static int check_settings(const bulwark_policy_auth_t *a, char *err, size_t errlen)
 {
     unsigned others = a->algorithms & ~(1u << BULWARK_JWT_ES256);
@@ -109,7 +93,7 @@ static int load_keys(bulwark_auth_t *auth, const bulwark_policy_t *policy, const
                      bulwark_jwt_alg_name(key->alg));
             return -1;
         }
-        if (secret_path(path, sizeof(path), policy, secrets_dir, &key->file) != 0) {
+        if (bulwark_policy_secret_path(path, sizeof(path), policy, secrets_dir, &key->file) != 0) {
             snprintf(err, errlen, "auth.keys[%zu] (%s): the key file's path is too long", i, key->kid.base);
             return -1;
         }

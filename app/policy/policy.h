@@ -420,4 +420,10 @@ int bulwark_check_format(char *buf, size_t len, const bulwark_check_result_t *r)
 /* the id of rule i in report order, NULL past the last */
 const char *bulwark_check_rule_id(size_t i);
 
+/* The path the service opens for a secret file the policy names: a file
+ * under the policy's mount moves to secrets_dir when one is given (the
+ * native binary); 0, or -1 when it does not fit in cap. */
+int bulwark_policy_secret_path(char *out, size_t cap, const bulwark_policy_t *policy, const char *secrets_dir,
+                               const bulwark_str_t *file);
+
 #endif

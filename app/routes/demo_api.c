@@ -213,22 +213,6 @@ void bulwark_demo_api_register(h2o_pathconf_t *pathconf, bulwark_demo_api_t *api
 
 /* --- start-up ------------------------------------------------------------------ */
 
-/* The file as the service opens it: a file under the policy's mount moves
- * to secrets_dir when one is given (the native binary). */
-static int secret_path(char *out, size_t cap, const bulwark_policy_t *policy, const char *secrets_dir,
-                       const bulwark_str_t *file)
-{
-    const bulwark_str_t *mount = &policy->secrets_mount;
-    int n;
-
-    if (secrets_dir != NULL && file->len > mount->len && memcmp(file->base, mount->base, mount->len) == 0 &&
-        file->base[mount->len] == '/')
-        n = snprintf(out, cap, "%s%s", secrets_dir, file->base + mount->len);
-    else
-        n = snprintf(out, cap, "%s", file->base);
-    return n >= 0 && (size_t)n < cap ? 0 : -1;
-}
-
 static int load_jwks(bulwark_demo_api_t *api, const char *secrets_dir, char *err, size_t errlen)
 {
     const bulwark_policy_auth_t *a = &api->policy->auth;
@@ -238,7 +222,7 @@ static int load_jwks(bulwark_demo_api_t *api, const char *secrets_dir, char *err
 
     bulwark_jwt_keyset_init(&ks);
     for (size_t i = 0; i != a->num_keys && ret == 0; ++i) {
-        if (secret_path(path, sizeof(path), api->policy, secrets_dir, &a->keys[i].file) != 0 ||
+        if (bulwark_policy_secret_path(path, sizeof(path), api->policy, secrets_dir, &a->keys[i].file) != 0 ||
             bulwark_jwt_keyset_add_file(&ks, path, a->keys[i].kid.base, keyerr, sizeof(keyerr)) != 0) {
             snprintf(err, errlen, "auth.keys[%zu] (%s): %s", i, a->keys[i].kid.base, keyerr);
             ret = -1;
@@ -259,7 +243,7 @@ static int load_signer(bulwark_demo_api_t *api, const char *secrets_dir, char *e
     const bulwark_jwt_key_t *key = api->policy->auth.keys + api->policy->auth.signing_key;
     char path[PATH_MAX], keyerr[BULWARK_KEY_ERR_MAX] = "the key file's path is too long";
 
-    if (secret_path(path, sizeof(path), api->policy, secrets_dir, &key->file) != 0 ||
+    if (bulwark_policy_secret_path(path, sizeof(path), api->policy, secrets_dir, &key->file) != 0 ||
         bulwark_jwt_signer_load_file(&api->signer, path, key->kid.base, keyerr, sizeof(keyerr)) != 0) {
         snprintf(err, errlen, "auth.signing_key (%s): %s", key->kid.base, keyerr);
         return -1;
@@ -272,7 +256,7 @@ static int load_users(bulwark_demo_api_t *api, const char *secrets_dir, char *er
 {
     char path[PATH_MAX];
 
-    if (secret_path(path, sizeof(path), api->policy, secrets_dir, &api->policy->auth.users_file) != 0) {
+    if (bulwark_policy_secret_path(path, sizeof(path), api->policy, secrets_dir, &api->policy->auth.users_file) != 0) {
         snprintf(err, errlen, "auth.users_file: the path is too long");
         return -1;
     }

@@ -12,11 +12,9 @@
 #include "../log.h"
 #include "../reqctx.h"
 #include "../reqid.h"
+#include "../routes/reply.h"
 #include "mw.h"
 
-#define DETAIL_PREFIX "{\"detail\":\""
-#define REFERENCE_INFIX "\",\"reference\":\""
-#define BODY_SUFFIX "\"}"
 
 #define FIRST_ERROR_STATUS 400
 #define FIRST_SERVER_ERROR_STATUS 500
@@ -71,25 +69,6 @@ static int needs_replacing(h2o_req_t *req, const bulwark_reqctx_t *ctx)
     return 1;
 }
 
-static h2o_iovec_t build_body(h2o_req_t *req, const char *detail)
-{
-    h2o_iovec_t id = bulwark_reqid(req);
-    size_t detail_len = strlen(detail);
-    size_t cap = sizeof(DETAIL_PREFIX) + BULWARK_JSON_ESCAPED_MAX(detail_len) + sizeof(REFERENCE_INFIX) +
-                 BULWARK_JSON_ESCAPED_MAX(id.len) + sizeof(BODY_SUFFIX);
-    char *body = h2o_mem_alloc_pool(&req->pool, cap), *p = body;
-
-    memcpy(p, DETAIL_PREFIX, sizeof(DETAIL_PREFIX) - 1);
-    p += sizeof(DETAIL_PREFIX) - 1;
-    p += bulwark_json_escape(p, BULWARK_JSON_ESCAPED_MAX(detail_len), detail, detail_len);
-    memcpy(p, REFERENCE_INFIX, sizeof(REFERENCE_INFIX) - 1);
-    p += sizeof(REFERENCE_INFIX) - 1;
-    p += bulwark_json_escape(p, BULWARK_JSON_ESCAPED_MAX(id.len), id.base, id.len);
-    memcpy(p, BODY_SUFFIX, sizeof(BODY_SUFFIX) - 1);
-    p += sizeof(BODY_SUFFIX) - 1;
-    return h2o_iovec_init(body, (size_t)(p - body));
-}
-
 /* headers that describe the body being thrown away */
 static void drop_body_headers(h2o_headers_t *headers)
 {
@@ -132,7 +111,7 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     ostream = (void *)h2o_add_ostream(req, sizeof(*ostream), slot);
     ostream->super.do_send = replacement_do_send;
-    ostream->body = build_body(req, ctx->error_detail);
+    ostream->body = bulwark_error_body(req, ctx->error_detail);
     req->res.content_length = ostream->body.len;
     h2o_setup_next_ostream(req, &ostream->super.next);
 }

@@ -14,4 +14,7 @@ void bulwark_reply_json(h2o_req_t *req, int status, const char *reason, h2o_iove
 /* sends {"detail": detail, "reference": <request id>} */
 void bulwark_reply_detail(h2o_req_t *req, int status, const char *reason, const char *detail);
 
+/* {"detail": detail, "reference": the request id}, JSON-escaped, in req's pool */
+h2o_iovec_t bulwark_error_body(h2o_req_t *req, const char *detail);
+
 #endif

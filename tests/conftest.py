@@ -316,14 +316,9 @@ def run(cmd, timeout=30, **kw):
         pytest.fail("%s did not finish within %d s" % (" ".join(cmd), timeout))
 
 
-class Response:
-    def __init__(self, rc, status, version, headers, body, verbose):
-        self.rc = rc                # curl's exit code
-        self.status = status        # int, 0 when no response
-        self.version = version      # "1.1", "2"
-        self.headers = headers      # lower-case name -> list of values
-        self.body = body            # bytes
-        self.verbose = verbose      # curl -v's stderr: handshake details
+class HeaderAccess:
+    """header() and json() over .headers (lower-case name -> list of values)
+    and .body, shared by the response classes of the tests."""
 
     def header(self, name):
         v = self.headers.get(name.lower())
@@ -331,6 +326,16 @@ class Response:
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
+
+
+class Response(HeaderAccess):
+    def __init__(self, rc, status, version, headers, body, verbose):
+        self.rc = rc                # curl's exit code
+        self.status = status        # int, 0 when no response
+        self.version = version      # "1.1", "2"
+        self.headers = headers      # lower-case name -> list of values
+        self.body = body            # bytes
+        self.verbose = verbose      # curl -v's stderr: handshake details
 
     def __repr__(self):
         return "<curl rc=%d status=%d HTTP/%s headers=%r body=%r>\n%s" % (

@@ -14,7 +14,7 @@ import h2.config
 import h2.connection
 import h2.events
 
-from conftest import parse_http1_response
+from conftest import HeaderAccess, parse_http1_response
 
 IO_TIMEOUT_S = 10
 
@@ -57,7 +57,7 @@ def tls_socket(port, ca, alpn=("http/1.1",), server_hostname="localhost", timeou
     return s
 
 
-class Raw:
+class Raw(HeaderAccess):
     """One HTTP/1.1 response read off a raw connection."""
 
     def __init__(self, status, headers, body, data, closed):
@@ -66,13 +66,6 @@ class Raw:
         self.body = body
         self.data = data
         self.closed = closed      # the server closed the connection after it
-
-    def header(self, name):
-        v = self.headers.get(name.lower())
-        return v[-1] if v else None
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8"))
 
     def __repr__(self):
         return "<raw status=%d closed=%s headers=%r body=%r>" % (

@@ -64,10 +64,12 @@ $(B)/obj/app/policy_builtin.o: $(POLICY)
 APP_SRCS := $(shell find app -name '*.c' 2>/dev/null | sort)
 APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 
-CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
+# crypto reads key files through the ground-level secrets reader
+CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS)) $(B)/obj/app/secrets.o
 RATELIMIT_OBJS := $(filter $(B)/obj/app/ratelimit/%,$(APP_OBJS))
 TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool) \
-    $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main)
+    $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main) \
+    $(if $(wildcard tests/unit/seccomp_test_main.c),$(B)/tests/seccomp_test_main)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
@@ -75,6 +77,29 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(APP_CFLAGS) -c $< -o $@
+
+# PID 1 names the syscall that broke the seccomp allow-list: the x86-64 names
+# come from musl's own syscall numbers.
+GEN_DIR := $(B)/gen
+$(GEN_DIR)/syscall_names.h: $(B)/sysroot/include/bits/syscall.h
+	@mkdir -p $(dir $@)
+	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
+	    { printf "[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $< >$@.tmp && mv $@.tmp $@
+$(B)/obj/app/init/seccomp.o: $(GEN_DIR)/syscall_names.h
+$(B)/obj/app/init/seccomp.o: APP_CFLAGS += -I$(GEN_DIR)
+
+# app/init/ (and only it) uses the kernel's UAPI headers (seccomp, BPF,
+# capabilities): musl ships none, so they come from Debian's linux-libc-dev,
+# linked into a folder of their own so that no glibc header is on the path.
+UAPI_DIR := $(GEN_DIR)/uapi
+$(UAPI_DIR)/.done:
+	@mkdir -p $(UAPI_DIR)
+	@for d in /usr/include/linux /usr/include/asm-generic /usr/include/$$(gcc -print-multiarch)/asm; do \
+	    [ -d $$d ] || { echo "missing $$d: install linux-libc-dev" >&2; exit 1; }; \
+	    ln -sfn $$d $(UAPI_DIR)/$$(basename $$d); done
+	@touch $@
+$(filter $(B)/obj/app/init/%,$(APP_OBJS)): $(UAPI_DIR)/.done
+$(filter $(B)/obj/app/init/%,$(APP_OBJS)): APP_CFLAGS += -idirafter $(UAPI_DIR)
 
 # app/ as an archive: the link takes only what main.o reaches, so a layer
 # that is written but not wired yet cannot break the binary.
@@ -106,5 +131,11 @@ $(B)/tests/ratelimit_test_main: $(B)/obj/tests/unit/ratelimit_test_main.o $(RATE
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(RATELIMIT_OBJS) $(LIBS)
+
+$(B)/obj/tests/unit/seccomp_test_main.o: $(UAPI_DIR)/.done
+$(B)/tests/seccomp_test_main: $(B)/obj/tests/unit/seccomp_test_main.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(APP_LIB) $(LIBS)
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

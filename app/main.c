@@ -7,6 +7,8 @@
  *   bulwark policy check FILE | keys | rules
  *   bulwark version
  *
+ * As PID 1 (the image's /init) it is the appliance's init: app/init/.
+ *
  * Usage errors: one line "bulwark: <message>", a "usage: ..." hint, exit 2.
  * Start-up errors (serve.c): one line "bulwark: error: ...", exit 1.
  */
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "init/init.h"
 #include "policy_cmd.h"
 #include "serve.h"
 #include "version.h"
@@ -26,7 +29,7 @@
 
 #define SERVE_SYNOPSIS                                                                                                             \
     "bulwark serve --https ADDR:PORT [--https ADDR:PORT ...] [--http ADDR:PORT ...] [--policy FILE] [--secrets DIR] "              \
-    "[--cert FILE] [--key FILE] [--threads N]"
+    "[--cert FILE] [--key FILE] [--threads N] [--seccomp]"
 
 static const char usage_text[] = "usage: " SERVE_SYNOPSIS "\n"
                                  "       " BULWARK_POLICY_SYNOPSIS "\n"
@@ -42,6 +45,8 @@ static const char usage_text[] = "usage: " SERVE_SYNOPSIS "\n"
                                  "  --key FILE         the certificate's private key, PEM or DER, unencrypted\n"
                                  "                     (default: the policy's tls.key)\n"
                                  "  --threads N        event-loop threads (default: one per online CPU)\n"
+                                 "  --seccomp          once started, confine the process to the image's seccomp\n"
+                                 "                     allow-list (a violation is logged and kills it)\n"
                                  "\n"
                                  "ADDR:PORT is 127.0.0.1:8443, 0.0.0.0:443, [::1]:8443 or [::]:443.\n";
 
@@ -127,6 +132,8 @@ static int parse_serve_option(int argc, char **argv, int *i, struct serve_args *
         a->opts.key_file = v;
     } else if ((v = option_value(argc, argv, i, "--threads", &missing)) != NULL) {
         a->threads = v;
+    } else if (strcmp(arg, "--seccomp") == 0) {
+        a->opts.confine = bulwark_seccomp_confine;
     } else if (missing) {
         return serve_usage_error("option %s needs a value", arg);
     } else {
@@ -186,6 +193,8 @@ static int cmd_version(int argc)
 
 int main(int argc, char **argv)
 {
+    if (getpid() == 1)
+        bulwark_init_main();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;

@@ -503,6 +503,25 @@ static int parse_listeners(struct st_server_t *s, const bulwark_serve_options_t 
     return 0;
 }
 
+/* listeners the caller bound (see bulwark_serve_options_t.bound) */
+static int adopt_listeners(struct st_server_t *s, const bulwark_serve_options_t *opts)
+{
+    s->num_listeners = opts->num_bound;
+    s->listeners = calloc(s->num_listeners, sizeof(*s->listeners));
+    if (s->listeners == NULL) {
+        fail("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i != s->num_listeners; ++i) {
+        if (opts->bound[i].num_fds != s->num_workers) {
+            fail("a bound listener has one socket per thread, and the thread counts differ");
+            return -1;
+        }
+        s->listeners[i] = opts->bound[i];
+    }
+    return 0;
+}
+
 static int bind_listeners(struct st_server_t *s)
 {
     char err[ERRBUF_SIZE];
@@ -768,13 +787,28 @@ static int start(struct st_server_t *s, const bulwark_serve_options_t *opts)
     json_object_seed(0);
     if (load_policy(s, opts) != 0 || check_policy(s) != 0)
         return -1;
-    if (parse_listeners(s, opts) != 0 || load_tls(s, opts) != 0 || bind_listeners(s) != 0)
+    if (opts->bound != NULL) {
+        if (adopt_listeners(s, opts) != 0 || load_tls(s, opts) != 0)
+            return -1;
+    } else if (parse_listeners(s, opts) != 0 || load_tls(s, opts) != 0 || bind_listeners(s) != 0) {
         return -1;
+    }
     if (start_layers(s) != 0)
         return -1;
     /* redirects go to the first HTTPS listener's port */
     s->globalconf_ready = 1;
     return setup_globalconf(s, bulwark_listener_port(s->listeners));
+}
+
+/* the caller's last word on what the process may do, before it serves */
+static int confine(const bulwark_serve_options_t *opts)
+{
+    char err[ERRBUF_SIZE];
+
+    if (opts->confine == NULL || opts->confine(opts->hook_arg, err, sizeof(err)) == 0)
+        return 0;
+    fail(err);
+    return -1;
 }
 
 int bulwark_serve(const bulwark_serve_options_t *opts)
@@ -793,7 +827,7 @@ int bulwark_serve(const bulwark_serve_options_t *opts)
 
     if (init_server(s, opts->threads) != 0)
         return 1;
-    if (start(s, opts) != 0) {
+    if (start(s, opts) != 0 || confine(opts) != 0) {
         dispose_server(s);
         mbedtls_psa_crypto_free();
         return 1;
@@ -805,6 +839,8 @@ int bulwark_serve(const bulwark_serve_options_t *opts)
     } else {
         wait_ready(s);
         log_listening(s);
+        if (opts->on_ready != NULL)
+            opts->on_ready(opts->hook_arg);
         log_shutdown(wait_for_signal(&signals));
         drain(s);
     }

@@ -7,6 +7,7 @@
 #define BULWARK_SERVE_H
 
 #include <stddef.h>
+#include "listener.h"
 
 typedef struct st_bulwark_serve_options_t {
     const char **https; /* ADDR:PORT texts, at least one */
@@ -18,6 +19,21 @@ typedef struct st_bulwark_serve_options_t {
     const char *cert_file;   /* NULL: the policy's tls.certificate */
     const char *key_file;    /* NULL: the policy's tls.key */
     size_t threads;
+    /* Listeners bound by the caller, each with `threads` fds (the appliance's
+     * PID 1 binds ports below 1024 before the serving process gives up the
+     * right to). When set, https and http are not used and serve owns the
+     * fds. */
+    bulwark_listener_t *bound;
+    size_t num_bound;
+    /* Called once start-up is complete (policy, secrets, TLS, listeners and
+     * every layer loaded), before the event loops start: the last point at
+     * which the process can still narrow what it may do (the appliance
+     * installs its seccomp filter here). Non-zero fails start-up with the
+     * line it wrote into err. */
+    int (*confine)(void *arg, char *err, size_t errlen);
+    /* Called once every event loop is serving. */
+    void (*on_ready)(void *arg);
+    void *hook_arg;
 } bulwark_serve_options_t;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status (0 after a

@@ -24,6 +24,7 @@
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 #include "h2o.h"
+#include "secrets.h"
 #include "tls.h"
 
 /* A chain of a few certificates is a few KiB; the bound keeps a wrong path
@@ -63,11 +64,6 @@ struct st_bulwark_tls_t {
     mbedtls_ssl_cache_context cache;
 };
 
-struct file_bytes {
-    unsigned char *bytes;
-    size_t len; /* without the NUL that follows the content */
-};
-
 static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -82,98 +78,29 @@ static void mbedtls_reason(int ret, char *buf, size_t len)
     mbedtls_strerror(ret, buf, len);
 }
 
-/* read_file's own failure besides errno values */
-#define READ_NOT_REGULAR (-1)
-
-static const char *read_error_text(int code)
-{
-    if (code == READ_NOT_REGULAR)
-        return "not a regular file";
-    if (code == EFBIG)
-        return "file too large";
-    return strerror(code);
-}
-
-/* Reads a whole regular file, NUL-terminated (PEM parsing wants the NUL).
- * Returns 0, an errno value or READ_NOT_REGULAR. */
-static int read_file(const char *path, size_t max, struct file_bytes *out)
-{
-    struct stat st;
-    int fd, saved;
-    size_t got = 0;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
-        return errno;
-    if (fstat(fd, &st) != 0) {
-        saved = errno;
-        close(fd);
-        return saved;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return S_ISDIR(st.st_mode) ? EISDIR : READ_NOT_REGULAR;
-    }
-    if ((size_t)st.st_size > max) {
-        close(fd);
-        return EFBIG;
-    }
-    out->bytes = calloc(1, (size_t)st.st_size + 1);
-    if (out->bytes == NULL) {
-        close(fd);
-        return ENOMEM;
-    }
-    errno = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, out->bytes + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    saved = errno;
-    close(fd);
-    out->len = got;
-    if (got != (size_t)st.st_size) {
-        mbedtls_platform_zeroize(out->bytes, got);
-        free(out->bytes);
-        return saved != 0 ? saved : EIO;
-    }
-    return 0;
-}
-
-static void free_file(struct file_bytes *f)
-{
-    if (f->bytes == NULL)
-        return;
-    mbedtls_platform_zeroize(f->bytes, f->len);
-    free(f->bytes);
-    f->bytes = NULL;
-}
-
-static int is_pem(const struct file_bytes *f)
+static int is_pem(const bulwark_secret_t *f)
 {
     return strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
 }
 
 /* PEM is parsed with its terminating NUL, DER without */
-static size_t parse_len(const struct file_bytes *f)
+static size_t parse_len(const bulwark_secret_t *f)
 {
     return is_pem(f) ? f->len + 1 : f->len;
 }
 
 static int load_chain(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
 {
-    struct file_bytes f = {NULL};
+    bulwark_secret_t f = {NULL, 0};
     char why[128];
     int ret;
 
-    if ((ret = read_file(path, CERT_FILE_MAX, &f)) != 0) {
-        say(err, errlen, "cannot read certificate %s: %s", path, read_error_text(ret));
+    if ((ret = bulwark_secret_read(path, CERT_FILE_MAX, &f)) != 0) {
+        say(err, errlen, "cannot read certificate %s: %s", path, bulwark_secret_error(ret));
         return -1;
     }
     ret = mbedtls_x509_crt_parse(&tls->chain, f.bytes, parse_len(&f));
-    free_file(&f);
+    bulwark_secret_free(&f);
     if (ret < 0) {
         mbedtls_reason(ret, why, sizeof(why));
         say(err, errlen, "certificate %s is not a PEM or DER X.509 certificate (%s)", path, why);
@@ -186,7 +113,7 @@ static int load_chain(bulwark_tls_t *tls, const char *path, char *err, size_t er
     return 0;
 }
 
-static int is_encrypted_key_error(int ret, const struct file_bytes *f)
+static int is_encrypted_key_error(int ret, const bulwark_secret_t *f)
 {
     if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
         return 1;
@@ -198,12 +125,12 @@ static int is_encrypted_key_error(int ret, const struct file_bytes *f)
 
 static int load_key(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
 {
-    struct file_bytes f = {NULL};
+    bulwark_secret_t f = {NULL, 0};
     char why[128];
     int ret;
 
-    if ((ret = read_file(path, KEY_FILE_MAX, &f)) != 0) {
-        say(err, errlen, "cannot read key %s: %s", path, read_error_text(ret));
+    if ((ret = bulwark_secret_read(path, KEY_FILE_MAX, &f)) != 0) {
+        say(err, errlen, "cannot read key %s: %s", path, bulwark_secret_error(ret));
         return -1;
     }
     ret = mbedtls_pk_parse_key(&tls->key, f.bytes, parse_len(&f), NULL, 0, mbedtls_ctr_drbg_random, &tls->drbg);
@@ -214,10 +141,10 @@ static int load_key(bulwark_tls_t *tls, const char *path, char *err, size_t errl
             mbedtls_reason(ret, why, sizeof(why));
             say(err, errlen, "key %s is not a PEM or DER private key (%s)", path, why);
         }
-        free_file(&f);
+        bulwark_secret_free(&f);
         return -1;
     }
-    free_file(&f);
+    bulwark_secret_free(&f);
     return 0;
 }
 

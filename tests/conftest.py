@@ -153,6 +153,10 @@ class Server:
         if self.cert_args:
             a += ["--cert", self.demo.cert, "--key", self.demo.key]
         a += ["--threads", str(self.threads)]
+        # Every test serves under the image's seccomp allow-list: a syscall
+        # the service needs but the list lacks kills the server and fails
+        # the test that reached it (with a seccomp_violation line naming it).
+        a += ["--seccomp"]
         return a + self.extra_args
 
     def _launch(self):

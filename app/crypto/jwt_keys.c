@@ -12,6 +12,7 @@
 #include <mbedtls/psa_util.h>
 #include "base64.h"
 #include "jwt_keys.h"
+#include "secrets.h"
 
 #define P256_BITS 256
 #define COORD_B64_LEN BULWARK_BASE64URL_LEN(BULWARK_P256_COORD_LEN)
@@ -138,36 +139,16 @@ static int load_pem(const char *pem, size_t len, psa_key_usage_t usage, psa_key_
     return ret;
 }
 
-/* Reads a whole key file (bounded) into a malloc'd buffer. */
-static char *read_key_file(const char *path, size_t *len, char *err, size_t errcap)
+/* Reads a whole key file (bounded; the bytes are wiped by bulwark_secret_free). */
+static int read_key_file(const char *path, bulwark_secret_t *out, char *err, size_t errcap)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
+    int ret = bulwark_secret_read(path, BULWARK_KEY_FILE_MAX, out);
 
-    if (f == NULL) {
-        fail(err, errcap, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if ((buf = malloc(BULWARK_KEY_FILE_MAX + 1)) == NULL) {
-        fclose(f);
-        fail(err, errcap, "%s: out of memory", path);
-        return NULL;
-    }
-    *len = fread(buf, 1, BULWARK_KEY_FILE_MAX + 1, f);
-    if (ferror(f)) {
-        fail(err, errcap, "%s: read error", path);
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static void wipe_key_file(char *buf)
-{
-    mbedtls_platform_zeroize(buf, BULWARK_KEY_FILE_MAX + 1);
-    free(buf);
+    if (ret == EFBIG)
+        return fail(err, errcap, "%s: larger than %d bytes: not a PEM key", path, BULWARK_KEY_FILE_MAX);
+    if (ret != 0)
+        return fail(err, errcap, "%s: %s", path, bulwark_secret_error(ret));
+    return 0;
 }
 
 /* Prefixes err with the file name: "PATH: what is wrong". */
@@ -292,14 +273,13 @@ int bulwark_jwt_keyset_add_file(bulwark_jwt_keyset_t *ks, const char *path, cons
                                 size_t errcap)
 {
     char inner[BULWARK_KEY_ERR_MAX];
-    size_t len;
-    char *buf = read_key_file(path, &len, err, errcap);
+    bulwark_secret_t f;
     int ret;
 
-    if (buf == NULL)
+    if (read_key_file(path, &f, err, errcap) != 0)
         return -1;
-    ret = bulwark_jwt_keyset_add_pem(ks, buf, len, kid, inner, sizeof(inner));
-    wipe_key_file(buf);
+    ret = bulwark_jwt_keyset_add_pem(ks, (const char *)f.bytes, f.len, kid, inner, sizeof(inner));
+    bulwark_secret_free(&f);
     return ret == 0 ? 0 : fail_in_file(path, inner, err, errcap);
 }
 
@@ -373,15 +353,14 @@ int bulwark_jwt_signer_load_file(bulwark_jwt_signer_t *signer, const char *path,
                                  size_t errcap)
 {
     char inner[BULWARK_KEY_ERR_MAX];
-    size_t len;
-    char *buf;
+    bulwark_secret_t f;
     int ret;
 
     memset(signer, 0, sizeof(*signer));
-    if ((buf = read_key_file(path, &len, err, errcap)) == NULL)
+    if (read_key_file(path, &f, err, errcap) != 0)
         return -1;
-    ret = bulwark_jwt_signer_load_pem(signer, buf, len, kid, inner, sizeof(inner));
-    wipe_key_file(buf);
+    ret = bulwark_jwt_signer_load_pem(signer, (const char *)f.bytes, f.len, kid, inner, sizeof(inner));
+    bulwark_secret_free(&f);
     return ret == 0 ? 0 : fail_in_file(path, inner, err, errcap);
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "demo_internal.h"
+#include "secrets.h"
 
 /* users.json is a flat document: object, array, record, scopes array */
 #define USERS_JSON_FLAGS (JSON_REJECT_DUPLICATES)
@@ -28,31 +29,17 @@ static int fail(char *err, size_t errlen, const char *path, size_t index, const 
 
 static json_t *read_json(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t len;
+    bulwark_secret_t f;
     json_error_t e;
     json_t *doc;
+    int ret = bulwark_secret_read(path, BULWARK_DEMO_USERS_FILE_MAX, &f);
 
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (ret != 0) {
+        snprintf(err, errlen, "%s: %s", path, ret == EFBIG ? "larger than 1 MiB" : bulwark_secret_error(ret));
         return NULL;
     }
-    if ((buf = malloc(BULWARK_DEMO_USERS_FILE_MAX + 1)) == NULL) {
-        fclose(f);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    len = fread(buf, 1, BULWARK_DEMO_USERS_FILE_MAX + 1, f);
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error || len > BULWARK_DEMO_USERS_FILE_MAX) {
-        free(buf);
-        snprintf(err, errlen, "%s: %s", path, read_error ? "read error" : "larger than 1 MiB");
-        return NULL;
-    }
-    doc = json_loadb(buf, len, USERS_JSON_FLAGS, &e);
-    free(buf);
+    doc = json_loadb((const char *)f.bytes, f.len, USERS_JSON_FLAGS, &e);
+    bulwark_secret_free(&f);
     if (doc == NULL)
         snprintf(err, errlen, "%s:%d:%d: %s", path, e.line, e.column, e.text);
     return doc;

@@ -339,6 +339,17 @@ static void serving_process(int ready_fd, int report_fd)
     _exit(bulwark_serve(&opts));
 }
 
+static void log_worker_start(pid_t pid)
+{
+    char line[256];
+    bulwark_json_t j;
+
+    bulwark_json_init(&j, line, sizeof(line));
+    bulwark_json_begin_event(&j, "worker_start");
+    bulwark_json_int(&j, "pid", pid);
+    bulwark_log_emit(&j);
+}
+
 static int start_worker(struct worker *w)
 {
     int ready[2], report[2];
@@ -363,6 +374,7 @@ static int start_worker(struct worker *w)
         close(report[0]);
         return -1;
     }
+    log_worker_start(w->pid);
     fcntl(ready[0], F_SETFL, O_NONBLOCK);
     fcntl(report[0], F_SETFL, O_NONBLOCK);
     w->ready_fd = ready[0];

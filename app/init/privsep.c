@@ -107,7 +107,6 @@ static int set_limits(size_t threads, char *err, size_t errlen)
     if (limit(RLIMIT_CORE, "RLIMIT_CORE", 0, err, errlen) != 0 ||
         limit(RLIMIT_NOFILE, "RLIMIT_NOFILE", FILES_MAX, err, errlen) != 0 ||
         limit(RLIMIT_NPROC, "RLIMIT_NPROC", TASKS_BASE + 4 * threads, err, errlen) != 0 ||
-        limit(RLIMIT_FSIZE, "RLIMIT_FSIZE", 0, err, errlen) != 0 ||
         limit(RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", 0, err, errlen) != 0 ||
         limit(RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", 0, err, errlen) != 0)
         return -1;

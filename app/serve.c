@@ -147,7 +147,7 @@ static int register_proxy_routes(h2o_pathconf_t *pathconf, const bulwark_policy_
     for (size_t i = 0; i != policy->num_routes; ++i) {
         if (policy->routes[i].kind != BULWARK_ROUTE_PROXY)
             continue;
-        if (bulwark_proxy_register(pathconf, policy->routes + i, err, sizeof(err)) != 0) {
+        if (bulwark_proxy_register(pathconf, policy->routes + i, &policy->tls, err, sizeof(err)) != 0) {
             fail(err);
             return -1;
         }

@@ -89,7 +89,7 @@ static size_t parse_len(const bulwark_secret_t *f)
     return is_pem(f) ? f->len + 1 : f->len;
 }
 
-static int load_chain(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
+static int load_chain(mbedtls_x509_crt *chain, const char *path, char *err, size_t errlen)
 {
     bulwark_secret_t f = {NULL, 0};
     char why[128];
@@ -99,7 +99,7 @@ static int load_chain(bulwark_tls_t *tls, const char *path, char *err, size_t er
         say(err, errlen, "cannot read certificate %s: %s", path, bulwark_secret_error(ret));
         return -1;
     }
-    ret = mbedtls_x509_crt_parse(&tls->chain, f.bytes, parse_len(&f));
+    ret = mbedtls_x509_crt_parse(chain, f.bytes, parse_len(&f));
     bulwark_secret_free(&f);
     if (ret < 0) {
         mbedtls_reason(ret, why, sizeof(why));
@@ -157,9 +157,9 @@ static int check_pair(bulwark_tls_t *tls, const char *cert_file, const char *key
     return 0;
 }
 
-static int seed_drbg(bulwark_tls_t *tls, char *err, size_t errlen)
+static int seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *entropy, char *err, size_t errlen)
 {
-    int ret = mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
+    int ret = mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, entropy,
                                     (const unsigned char *)DRBG_PERSONALIZATION, sizeof(DRBG_PERSONALIZATION) - 1);
     if (ret != 0) {
         char why[128];
@@ -254,7 +254,7 @@ bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, c
         return NULL;
     }
     init_members(tls);
-    if (seed_drbg(tls, err, errlen) != 0 || load_chain(tls, cert_file, err, errlen) != 0 ||
+    if (seed_drbg(&tls->drbg, &tls->entropy, err, errlen) != 0 || load_chain(&tls->chain, cert_file, err, errlen) != 0 ||
         load_key(tls, key_file, err, errlen) != 0 || check_pair(tls, cert_file, key_file, err, errlen) != 0 ||
         setup_config(tls, policy, err, errlen) != 0) {
         bulwark_tls_destroy(tls);
@@ -280,4 +280,87 @@ void bulwark_tls_destroy(bulwark_tls_t *tls)
     mbedtls_ctr_drbg_free(&tls->drbg);
     mbedtls_entropy_free(&tls->entropy);
     free(tls);
+}
+
+/* --- the client side: HTTPS upstreams of proxy routes ------------------- */
+
+struct st_bulwark_tls_client_t {
+    mbedtls_ssl_config conf;
+    int ciphersuites[CIPHERSUITES_MAX + 1];
+    uint16_t groups[GROUPS_MAX + 1];
+    mbedtls_x509_crt ca;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+};
+
+static int setup_client_config(bulwark_tls_client_t *c, const bulwark_policy_tls_t *policy, char *err, size_t errlen)
+{
+    mbedtls_ssl_config *conf = &c->conf;
+    char why[128];
+    int ret;
+
+    if (policy->num_ciphersuites > CIPHERSUITES_MAX || policy->num_groups > GROUPS_MAX) {
+        say(err, errlen, "the policy's tls lists are too long");
+        return -1;
+    }
+    for (size_t i = 0; i != policy->num_ciphersuites; ++i)
+        c->ciphersuites[i] = policy->ciphersuites[i];
+    for (size_t i = 0; i != policy->num_groups; ++i)
+        c->groups[i] = policy->groups[i];
+    if ((ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+        mbedtls_reason(ret, why, sizeof(why));
+        say(err, errlen, "cannot configure TLS to upstreams: %s", why);
+        return -1;
+    }
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &c->drbg);
+    /* the bar the policy sets for clients holds for upstreams too */
+    mbedtls_ssl_conf_min_tls_version(conf, (mbedtls_ssl_protocol_version)policy->min_version);
+    mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    if (policy->num_ciphersuites != 0)
+        mbedtls_ssl_conf_ciphersuites(conf, c->ciphersuites);
+    if (policy->num_groups != 0)
+        mbedtls_ssl_conf_groups(conf, c->groups);
+    /* the chain must lead to the route's CA, and the name must match the
+     * upstream's host (h2o sets it with mbedtls_ssl_set_hostname) */
+    mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(conf, &c->ca, NULL);
+    return 0;
+}
+
+bulwark_tls_client_t *bulwark_tls_client_create(const char *ca_file, const bulwark_policy_tls_t *policy, char *err,
+                                                size_t errlen)
+{
+    bulwark_tls_client_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        say(err, errlen, "out of memory");
+        return NULL;
+    }
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_x509_crt_init(&c->ca);
+    mbedtls_entropy_init(&c->entropy);
+    mbedtls_ctr_drbg_init(&c->drbg);
+    if (seed_drbg(&c->drbg, &c->entropy, err, errlen) != 0 || load_chain(&c->ca, ca_file, err, errlen) != 0 ||
+        setup_client_config(c, policy, err, errlen) != 0) {
+        bulwark_tls_client_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+mbedtls_ssl_config *bulwark_tls_client_config(bulwark_tls_client_t *c)
+{
+    return &c->conf;
+}
+
+void bulwark_tls_client_destroy(bulwark_tls_client_t *c)
+{
+    if (c == NULL)
+        return;
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_x509_crt_free(&c->ca);
+    mbedtls_ctr_drbg_free(&c->drbg);
+    mbedtls_entropy_free(&c->entropy);
+    free(c);
 }

@@ -21,4 +21,14 @@ bulwark_tls_t *bulwark_tls_create(const char *cert_file, const char *key_file, c
 mbedtls_ssl_config *bulwark_tls_config(bulwark_tls_t *tls);
 void bulwark_tls_destroy(bulwark_tls_t *tls);
 
+/* The client side, for a proxy route's HTTPS upstream: the chain must lead
+ * to a CA of ca_file (PEM or DER, on the secrets volume) and the certificate
+ * must name the upstream's host; versions, suites and groups are the
+ * policy's. Returns NULL and a one-line reason in err. */
+typedef struct st_bulwark_tls_client_t bulwark_tls_client_t;
+bulwark_tls_client_t *bulwark_tls_client_create(const char *ca_file, const bulwark_policy_tls_t *policy, char *err,
+                                                size_t errlen);
+mbedtls_ssl_config *bulwark_tls_client_config(bulwark_tls_client_t *c);
+void bulwark_tls_client_destroy(bulwark_tls_client_t *c);
+
 #endif

@@ -4,6 +4,7 @@
  * bounding set need privileges that the uid change then removes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -29,10 +30,48 @@
 
 #define fail(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
-/* Nothing but an empty, read-only root: the serving process has no file to
- * open and no file system to write.  The initramfs cannot be pivot_root'ed
- * away, so the empty root is moved over it and chroot'ed into; without
- * CAP_SYS_CHROOT (dropped below) there is no way back out. */
+/* DHCP's nameservers: the kernel's /proc/net/pnp has "nameserver A.B.C.D"
+ * lines, which is the resolv.conf format (the other lines are ignored) */
+#define PNP "/proc/net/pnp"
+#define HOSTS_TEXT "127.0.0.1 localhost\n::1 localhost\n"
+
+static int write_file(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    ssize_t n;
+
+    if (fd == -1)
+        return -1;
+    n = write(fd, text, len);
+    close(fd);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* /etc/hosts and, when DHCP gave nameservers, /etc/resolv.conf in the new
+ * root: the resolver's only files (proxy routes to upstreams by name) */
+static int resolver_files(char *err, size_t errlen)
+{
+    char pnp[1024];
+    ssize_t len = 0;
+    int fd;
+
+    if (mkdir(EMPTY_ROOT "/etc", 0555) != 0 ||
+        write_file(EMPTY_ROOT "/etc/hosts", HOSTS_TEXT, sizeof(HOSTS_TEXT) - 1) != 0)
+        return fail("cannot write the serving process's /etc/hosts: %s", strerror(errno));
+    if ((fd = open(PNP, O_RDONLY | O_CLOEXEC)) != -1) {
+        len = read(fd, pnp, sizeof(pnp));
+        close(fd);
+    }
+    if (len > 0 && write_file(EMPTY_ROOT "/etc/resolv.conf", pnp, (size_t)len) != 0)
+        return fail("cannot write the serving process's /etc/resolv.conf: %s", strerror(errno));
+    return 0;
+}
+
+/* Nothing but an almost empty, read-only root (the resolver's two files):
+ * the serving process has no file to write and none of the image's to
+ * read.  The initramfs cannot be pivot_root'ed away, so the new root is
+ * moved over it and chroot'ed into; without CAP_SYS_CHROOT (dropped below)
+ * there is no way back out. */
 static int empty_root(char *err, size_t errlen)
 {
     static const char *const mounted[] = {"/proc", "/sys", "/dev"};
@@ -41,14 +80,18 @@ static int empty_root(char *err, size_t errlen)
         return fail("cannot create a mount namespace: %s", strerror(errno));
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return fail("cannot make the mounts private: %s", strerror(errno));
+    if (mount("empty", EMPTY_ROOT, "ramfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555") != 0)
+        return fail("cannot mount a new root on %s: %s", EMPTY_ROOT, strerror(errno));
+    if (resolver_files(err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i != sizeof(mounted) / sizeof(mounted[0]); ++i)
         if (umount2(mounted[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
             return fail("cannot unmount %s: %s", mounted[i], strerror(errno));
-    if (mount("empty", EMPTY_ROOT, "ramfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555") != 0)
-        return fail("cannot mount an empty root on %s: %s", EMPTY_ROOT, strerror(errno));
     if (chdir(EMPTY_ROOT) != 0 || mount(EMPTY_ROOT, "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 ||
         chdir("/") != 0)
-        return fail("cannot move into the empty root: %s", strerror(errno));
+        return fail("cannot move into the new root: %s", strerror(errno));
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        return fail("cannot make the new root read-only: %s", strerror(errno));
     return 0;
 }
 

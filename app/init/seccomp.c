@@ -5,15 +5,16 @@
  * whole integration suite: sockets, epoll, memory, futexes, time, entropy,
  * pipes and eventfds between event loops, new threads).  Everything else is
  * refused:
- *   - open/openat/stat-like calls fail with ENOENT: the process has no file
- *     to open (its root is empty), and libc's time-zone lookup is answered
- *     as "no file" instead of killing the process;
+ *   - open/openat only read-only (its root holds nothing but the resolver's
+ *     /etc/hosts and /etc/resolv.conf, on a read-only mount); other path
+ *     calls (stat, access, readlink) fail with ENOENT;
  *   - anything else traps: the SIGSYS handler names the syscall on the log
  *     and tells PID 1, then the process dies of SIGSYS (the handler is
  *     one-shot: the next trapped call is fatal, and it makes one).
  * Arguments are checked where a call could widen what the process can do:
  * clone only for threads (no new processes), socket only for TCP/UDP on
- * IPv4/IPv6, mmap/mprotect never executable, ioctl only to ask about a tty
+ * IPv4/IPv6 (bind is for the resolver's UDP socket: ports below 1024 need
+ * a capability the process does not have), open only to read, mmap/mprotect never executable, ioctl only to ask about a tty
  * or set non-blocking mode.
  */
 #include <errno.h>
@@ -54,7 +55,7 @@ const char *bulwark_syscall_name(long nr)
 static const int allowed[] = {
     /* descriptors and sockets */
     SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fstat, SYS_lseek, SYS_fcntl, SYS_pipe2,
-    SYS_eventfd2, SYS_accept4, SYS_accept, SYS_connect, SYS_shutdown, SYS_recvfrom, SYS_recvmsg,
+    SYS_eventfd2, SYS_accept4, SYS_accept, SYS_connect, SYS_bind, SYS_shutdown, SYS_recvfrom, SYS_recvmsg,
     SYS_sendto, SYS_sendmsg, SYS_setsockopt, SYS_getsockopt, SYS_getsockname, SYS_getpeername,
     SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_poll, SYS_ppoll,
     /* memory (mmap and mprotect are checked below) */
@@ -68,7 +69,7 @@ static const int allowed[] = {
 
 /* answered "no such file" */
 static const int no_file[] = {
-    SYS_open, SYS_openat, SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_access, SYS_faccessat,
+    SYS_stat, SYS_lstat, SYS_newfstatat, SYS_statx, SYS_access, SYS_faccessat,
     SYS_readlink, SYS_readlinkat,
 };
 
@@ -121,6 +122,13 @@ static void rule_arg_with(struct program *p, int nr, int arg, unsigned bits)
     emit(p, (struct sock_filter)RET(SECCOMP_RET_TRAP));
 }
 
+/* nr allowed when argument `arg` has none of the bits in `bits` and its
+ * access mode is read-only (O_RDONLY is 0) */
+static void rule_read_only(struct program *p, int nr, int arg)
+{
+    rule_arg_without(p, nr, arg, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE);
+}
+
 /* nr allowed when argument `arg` is one of values[] */
 static void rule_arg_in(struct program *p, int nr, int arg, const unsigned *values, unsigned count)
 {
@@ -152,6 +160,8 @@ static void build(struct program *p)
     /* threads only: a clone without CLONE_THREAD would be a new process */
     rule_arg_with(p, SYS_clone, 0, CLONE_THREAD | CLONE_VM);
     rule_return(p, SYS_clone3, SECCOMP_RET_ERRNO | ENOSYS); /* libc falls back to clone */
+    rule_read_only(p, SYS_open, 1);
+    rule_read_only(p, SYS_openat, 2);
     rule_arg_without(p, SYS_mmap, 2, PROT_EXEC);
     rule_arg_without(p, SYS_mprotect, 2, PROT_EXEC);
     rule_arg_in(p, SYS_socket, 0, families, sizeof(families) / sizeof(families[0]));

@@ -1,6 +1,9 @@
 /*
  * Proxy routes: h2o's reverse proxy (lib/core/proxy.c) to the route's HTTP
- * upstream, after the whole middleware chain.
+ * or HTTPS upstream, after the whole middleware chain.  HTTPS upstreams are
+ * verified: the chain must lead to the route's CA file (secrets volume) and
+ * the certificate must name the upstream's host; a failed verification is a
+ * 502 (sanitised), never a connection to an unverified peer.
  *
  * The route's literal prefix (its segments before the first {param} or *)
  * is replaced by the upstream's path: /api/orders/{id} to
@@ -19,6 +22,7 @@
 #include <strings.h>
 #include "h2o/socketpool.h"
 #include "../reqctx.h"
+#include "../tls.h"
 #include "routes.h"
 
 #define X_AUTH_PREFIX "x-auth-"
@@ -34,6 +38,7 @@ struct st_bulwark_proxy_t {
     h2o_iovec_t prefix; /* the route's literal prefix, "" for "/" */
     h2o_socketpool_t sockpool;
     atomic_flag sockpool_timer_taken; /* the first loop to start takes the pool's timer */
+    bulwark_tls_client_t *tls;        /* https upstreams only */
 };
 
 static void delete_x_auth(h2o_headers_t *headers)
@@ -122,6 +127,7 @@ static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
     *client = (h2o_http1client_ctx_t){ctx->loop, &ctx->receivers.hostinfo_getaddr, h2o_mem_alloc(sizeof(h2o_timeout_t)), NULL,
                                       NULL};
     h2o_timeout_init(ctx->loop, client->io_timeout, self->route->proxy.timeout_ms);
+    client->ssl_ctx = self->tls != NULL ? bulwark_tls_client_config(self->tls) : NULL;
     h2o_context_set_handler_context(ctx, &self->super, client);
 }
 
@@ -156,6 +162,7 @@ static void on_dispose(h2o_handler_t *_self)
     struct st_bulwark_proxy_t *self = (void *)_self;
 
     h2o_socketpool_dispose(&self->sockpool);
+    bulwark_tls_client_destroy(self->tls);
     free(self->upstream.host.base);
     free(self->upstream.path.base);
     free(self->prefix.base);
@@ -174,17 +181,23 @@ static h2o_iovec_t literal_prefix(const bulwark_route_t *route)
     return prefix;
 }
 
-int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, char *err, size_t errlen)
+int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, const bulwark_policy_tls_t *tls, char *err,
+                           size_t errlen)
 {
     h2o_url_t parsed;
     struct st_bulwark_proxy_t *self;
+    bulwark_tls_client_t *client_tls = NULL;
+    char why[512];
 
     if (route->proxy.https) {
-        snprintf(err, errlen, "route %s: https upstreams are not supported by this build yet", route->path.base);
-        return -1;
+        if ((client_tls = bulwark_tls_client_create(route->proxy.ca_file.base, tls, why, sizeof(why))) == NULL) {
+            snprintf(err, errlen, "route %s: upstream CA: %s", route->path.base, why);
+            return -1;
+        }
     }
     if (h2o_url_parse(route->proxy.upstream.base, route->proxy.upstream.len, &parsed) != 0) {
         snprintf(err, errlen, "route %s: cannot parse the upstream URL", route->path.base);
+        bulwark_tls_client_destroy(client_tls);
         return -1;
     }
     self = (void *)h2o_create_handler(pathconf, sizeof(*self));
@@ -193,9 +206,11 @@ int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *rout
     self->super.on_context_dispose = on_context_dispose;
     self->super.dispose = on_dispose;
     self->route = route;
+    self->tls = client_tls;
     atomic_flag_clear(&self->sockpool_timer_taken);
     h2o_url_copy(NULL, &self->upstream, &parsed);
     self->prefix = literal_prefix(route);
-    h2o_socketpool_init_by_hostport(&self->sockpool, self->upstream.host, h2o_url_get_port(&self->upstream), 0, SIZE_MAX);
+    h2o_socketpool_init_by_hostport(&self->sockpool, self->upstream.host, h2o_url_get_port(&self->upstream), client_tls != NULL,
+                                    SIZE_MAX);
     return 0;
 }

@@ -32,7 +32,8 @@ void bulwark_static_inline_register(h2o_pathconf_t *pathconf);
  * client's X-Auth-* headers and with X-Auth-Subject / X-Auth-Scopes of a
  * verified token.  One handler per proxy route; -1 with one line in err
  * when the upstream cannot be served (https upstreams: not yet). */
-int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, char *err, size_t errlen);
+int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, const bulwark_policy_tls_t *tls, char *err,
+                           size_t errlen);
 
 /* anything -> 404 {"detail":"Not Found","reference":...}; register last */
 void bulwark_notfound_register(h2o_pathconf_t *pathconf);

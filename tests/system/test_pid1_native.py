@@ -203,11 +203,14 @@ def test_serving_process_is_confined(serving):
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
     # not dumpable: its /proc files belong to root, not to uid 1000
     assert os.stat("/proc/%d/environ" % w).st_uid == 0
-    # its whole file system: one empty, read-only mount
+    # its whole file system: one read-only mount holding only the resolver's files
     mounts = open("/proc/%d/mountinfo" % w).read().splitlines()
     assert len(mounts) == 1, mounts
     assert " / / ro," in mounts[0] and "ramfs" in mounts[0], mounts
-    assert os.listdir("/proc/%d/root" % w) == []
+    root = "/proc/%d/root" % w
+    assert os.listdir(root) == ["etc"]
+    assert set(os.listdir(root + "/etc")) <= {"hosts", "resolv.conf"}
+    assert open(root + "/etc/hosts").read() == "127.0.0.1 localhost\n::1 localhost\n"
     limits = open("/proc/%d/limits" % w).read()
     assert re.search(r"Max core file size\s+0\s+0", limits)
     assert re.search(r"Max open files\s+16384\s+16384", limits)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,9 +37,16 @@ static int act(const char *action)
         if (pthread_create(&t, NULL, thread_main, NULL) != 0 || pthread_join(t, NULL) != 0)
             return 1;
         printf("ok thread\n");
-    } else if (strcmp(action, "open") == 0) {
+    } else if (strcmp(action, "open-read") == 0) {
         int fd = open("/etc/hostname", O_RDONLY);
-        printf("ok open=%d errno=%s\n", fd, fd == -1 ? strerror(errno) : "-");
+        printf("ok open-read=%s\n", fd >= 0 ? "yes" : strerror(errno));
+    } else if (strcmp(action, "open-write") == 0) {
+        int fd = open("/tmp/bulwark-seccomp-test", O_WRONLY | O_CREAT, 0600);
+        printf("not killed: open-write=%d\n", fd);
+    } else if (strcmp(action, "stat") == 0) {
+        struct stat st;
+        int r = stat("/etc/hostname", &st);
+        printf("ok stat=%d errno=%s\n", r, r == -1 ? strerror(errno) : "-");
     } else if (strcmp(action, "tcp") == 0) {
         int fd = socket(AF_INET6, SOCK_STREAM, 0);
         printf("ok tcp=%s\n", fd >= 0 ? "yes" : "no");

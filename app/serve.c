@@ -140,14 +140,19 @@ static void setup_fallback(h2o_hostconf_t *host, const bulwark_policy_t *policy,
     bulwark_access_log_register(&host->fallback_path);
 }
 
-static int register_proxy_routes(h2o_pathconf_t *pathconf, const bulwark_policy_t *policy)
+/* one handler per static-dir and per proxy route */
+static int register_file_and_proxy_routes(h2o_pathconf_t *pathconf, const bulwark_policy_t *policy)
 {
     char err[ERRBUF_SIZE];
 
     for (size_t i = 0; i != policy->num_routes; ++i) {
-        if (policy->routes[i].kind != BULWARK_ROUTE_PROXY)
-            continue;
-        if (bulwark_proxy_register(pathconf, policy->routes + i, &policy->tls, err, sizeof(err)) != 0) {
+        const bulwark_route_t *route = policy->routes + i;
+        int ret = 0;
+        if (route->kind == BULWARK_ROUTE_PROXY)
+            ret = bulwark_proxy_register(pathconf, route, &policy->tls, err, sizeof(err));
+        else if (route->kind == BULWARK_ROUTE_STATIC && route->static_.dir.len != 0)
+            ret = bulwark_static_dir_register(pathconf, route, err, sizeof(err));
+        if (ret != 0) {
             fail(err);
             return -1;
         }
@@ -179,7 +184,7 @@ static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
 
     bulwark_demo_api_register(root, s->demo_api);
 
-    if (register_proxy_routes(root, policy) != 0)
+    if (register_file_and_proxy_routes(root, policy) != 0)
         return -1;
     bulwark_router_fallback_register(root);
     bulwark_access_log_register(root);

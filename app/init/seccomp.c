@@ -54,7 +54,7 @@ const char *bulwark_syscall_name(long nr)
 /* allowed as they are */
 static const int allowed[] = {
     /* descriptors and sockets */
-    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fstat, SYS_lseek, SYS_fcntl, SYS_pipe2,
+    SYS_read, SYS_pread64, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fstat, SYS_lseek, SYS_fcntl, SYS_pipe2,
     SYS_eventfd2, SYS_accept4, SYS_accept, SYS_connect, SYS_bind, SYS_shutdown, SYS_recvfrom, SYS_recvmsg,
     SYS_sendto, SYS_sendmsg, SYS_setsockopt, SYS_getsockopt, SYS_getsockname, SYS_getpeername,
     SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_poll, SYS_ppoll,

@@ -168,19 +168,6 @@ static void on_dispose(h2o_handler_t *_self)
     free(self->prefix.base);
 }
 
-/* "/" and the literal segments before the first {param} or * */
-static h2o_iovec_t literal_prefix(const bulwark_route_t *route)
-{
-    h2o_iovec_t prefix = {h2o_mem_alloc(route->path.len + 1), 0};
-
-    for (size_t i = 0; i != route->num_segments && route->segments[i].kind == BULWARK_SEGMENT_LITERAL; ++i) {
-        prefix.base[prefix.len++] = '/';
-        memcpy(prefix.base + prefix.len, route->segments[i].text.base, route->segments[i].text.len);
-        prefix.len += route->segments[i].text.len;
-    }
-    return prefix;
-}
-
 int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, const bulwark_policy_tls_t *tls, char *err,
                            size_t errlen)
 {
@@ -209,7 +196,7 @@ int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *rout
     self->tls = client_tls;
     atomic_flag_clear(&self->sockpool_timer_taken);
     h2o_url_copy(NULL, &self->upstream, &parsed);
-    self->prefix = literal_prefix(route);
+    self->prefix = bulwark_route_literal_prefix(route);
     h2o_socketpool_init_by_hostport(&self->sockpool, self->upstream.host, h2o_url_get_port(&self->upstream), client_tls != NULL,
                                     SIZE_MAX);
     return 0;

@@ -170,3 +170,16 @@ void bulwark_router_fallback_register(h2o_pathconf_t *pathconf)
 
     self->super.on_req = on_fallback;
 }
+
+h2o_iovec_t bulwark_route_literal_prefix(const bulwark_route_t *route)
+{
+    h2o_iovec_t prefix = {h2o_mem_alloc(route->path.len + 1), 0};
+
+    for (size_t i = 0; i != route->num_segments && route->segments[i].kind == BULWARK_SEGMENT_LITERAL; ++i) {
+        prefix.base[prefix.len++] = '/';
+        memcpy(prefix.base + prefix.len, route->segments[i].text.base, route->segments[i].text.len);
+        prefix.len += route->segments[i].text.len;
+    }
+    prefix.base[prefix.len] = '\0';
+    return prefix;
+}

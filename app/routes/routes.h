@@ -28,10 +28,20 @@ void bulwark_healthz_register(h2o_pathconf_t *pathconf);
 /* static routes with an inline body -> 200 with the policy's content type */
 void bulwark_static_inline_register(h2o_pathconf_t *pathconf);
 
-/* A proxy route -> h2o's reverse proxy to its upstream (HTTP), without the
- * client's X-Auth-* headers and with X-Auth-Subject / X-Auth-Scopes of a
- * verified token.  One handler per proxy route; -1 with one line in err
- * when the upstream cannot be served (https upstreams: not yet). */
+/* "/" and the route's literal segments before the first {param} or *, as
+ * "/a/b" ("" for "/"); malloc'd */
+h2o_iovec_t bulwark_route_literal_prefix(const bulwark_route_t *route);
+
+/* A static route with a dir -> h2o's file handler on that directory, below
+ * the route's literal prefix.  -1 with one line in err when the directory
+ * cannot be read. */
+int bulwark_static_dir_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, char *err, size_t errlen);
+
+/* A proxy route -> h2o's reverse proxy to its upstream (HTTP, or HTTPS
+ * verified against the route's CA file), without the client's X-Auth-*
+ * headers and with X-Auth-Subject / X-Auth-Scopes of a verified token.
+ * One handler per proxy route; -1 with one line in err when the upstream
+ * cannot be served. */
 int bulwark_proxy_register(h2o_pathconf_t *pathconf, const bulwark_route_t *route, const bulwark_policy_tls_t *tls, char *err,
                            size_t errlen);
 

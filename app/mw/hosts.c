@@ -1,8 +1,12 @@
 /*
  * Trusted hosts: a request whose Host (HTTP/1.1) or :authority (HTTP/2) is
  * not one of the policy's patterns, whatever its port, is answered
- * 400 {"detail":"Invalid host header"}.  So is a request without one, and
- * one whose absolute-form target names a host of its own.
+ * 400 {"detail":"Invalid host header"}.  So is a request without one, one
+ * whose absolute-form target names a host of its own, one with two Host
+ * fields (RFC 9112 section 3.2), and an HTTP/2 request whose host field
+ * names another authority than :authority (RFC 9113 section 8.3.1).  h2o
+ * keeps the first Host as the authority and such fields with the other
+ * headers (deps/patches/h2o/0015).
  *
  * Why strict: the host ends up in redirects, links and caches (poisoned
  * reset links, cache poisoning) and decides what DNS rebinding can reach.
@@ -167,6 +171,31 @@ static int target_agrees(h2o_iovec_t target, h2o_iovec_t authority)
     return named.base != NULL && h2o_lcstris(named.base, named.len, authority.base, authority.len);
 }
 
+/* The host fields h2o kept beside the authority: over HTTP/1.1 any is a
+ * second Host; over HTTP/2 one may stand beside :authority if it names the
+ * same authority */
+static int host_fields_agree(h2o_req_t *req, h2o_iovec_t authority)
+{
+    ssize_t cursor = h2o_find_header(&req->headers, H2O_TOKEN_HOST, -1);
+    h2o_iovec_t value;
+
+    if (cursor == -1)
+        return 1;
+    if (req->version < 0x200 || h2o_find_header(&req->headers, H2O_TOKEN_HOST, cursor) != -1)
+        return 0;
+    value = req->headers.entries[cursor].value;
+    return h2o_lcstris(value.base, value.len, authority.base, authority.len);
+}
+
+/* a proxied request gets one Host, the one the proxy writes */
+static void drop_host_fields(h2o_req_t *req)
+{
+    ssize_t cursor;
+
+    while ((cursor = h2o_find_header(&req->headers, H2O_TOKEN_HOST, -1)) != -1)
+        h2o_delete_header(&req->headers, cursor);
+}
+
 static int request_host_allowed(const bulwark_policy_t *policy, h2o_req_t *req)
 {
     h2o_iovec_t authority = req->input.authority;
@@ -174,7 +203,8 @@ static int request_host_allowed(const bulwark_policy_t *policy, h2o_req_t *req)
     /* h2o stands the host's own name in for a missing Host */
     if (authority.base == NULL || authority.base == req->hostconf->authority.hostport.base)
         return 0;
-    return bulwark_host_allowed(policy, authority.base, authority.len) && target_agrees(req->input.path, authority);
+    return bulwark_host_allowed(policy, authority.base, authority.len) && target_agrees(req->input.path, authority) &&
+           host_fields_agree(req, authority);
 }
 
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
@@ -182,8 +212,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     struct st_bulwark_hosts_t *self = (void *)_self;
 
     bulwark_reqctx(req)->policy = self->policy;
-    if (request_host_allowed(self->policy, req))
+    if (request_host_allowed(self->policy, req)) {
+        drop_host_fields(req);
         return -1;
+    }
     bulwark_reply_detail(req, 400, "Bad Request", "Invalid host header");
     return 0;
 }

@@ -6,6 +6,7 @@ header sets curl rewrites). Every socket operation has a timeout."""
 import json
 import os
 import re
+import select
 import socket
 import ssl
 import time
@@ -203,6 +204,115 @@ def h2_request(port, ca, headers, body=None):
             if out:
                 sock.sendall(out)
         return H2Response(resp_headers, data, True)
+    finally:
+        sock.close()
+
+
+class H2Upload:
+    """What h2_upload saw: the response of the upload stream, how that stream
+    was reset (an HTTP/2 error code; None when it was not), how many body
+    bytes went out, and the follow-up request on the same connection."""
+
+    def __init__(self, response, reset_code, sent, follow_up):
+        self.response = response
+        self.reset_code = reset_code
+        self.sent = sent
+        self.follow_up = follow_up
+
+    def __repr__(self):
+        return "<h2 upload sent=%d reset_code=%r response=%r follow_up=%r>" % (
+            self.sent, self.reset_code, self.response, self.follow_up)
+
+
+def h2_upload(port, ca, headers, body, end_stream=True):
+    """A request whose body goes out as fast as HTTP/2 flow control lets it
+    (reading the server's frames all along, WINDOW_UPDATEs and an early answer
+    included), ending the stream with the last byte unless end_stream is
+    False (then the client's side stays open, as if more were to come). body
+    None: HEADERS without END_STREAM and nothing more, so only the headers
+    can be answered.
+    Sending stops as soon as the stream is answered or reset; then waits for
+    the end of the response and, when the body was not all sent, for a reset
+    of the stream; finally asks GET /healthz on a new stream of the same
+    connection."""
+    sock = tls_socket(port, ca, alpn=("h2",))
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, header_encoding="utf-8", validate_outbound_headers=False,
+        normalize_outbound_headers=False, validate_inbound_headers=False))
+    streams = {}   # stream id -> {"headers", "data", "ended", "reset"}
+    closed = [False]
+
+    def on_events(events):
+        for ev in events:
+            st = streams.get(getattr(ev, "stream_id", None))
+            if isinstance(ev, h2.events.ConnectionTerminated):
+                closed[0] = True
+            elif st is None:
+                continue
+            elif isinstance(ev, h2.events.ResponseReceived):
+                st["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.DataReceived):
+                st["data"] += ev.data
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded):
+                st["ended"] = True
+            elif isinstance(ev, h2.events.StreamReset):
+                st["reset"] = ev.error_code
+
+    def pump(timeout):
+        """read what the server sent within timeout (0: only what is there)"""
+        if not sock.pending() and not select.select([sock], [], [], timeout)[0]:
+            return
+        data = sock.recv(65536)
+        if not data:
+            closed[0] = True
+            return
+        on_events(conn.receive_data(data))
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+
+    def wait(until):
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while not until() and not closed[0] and time.monotonic() < deadline:
+            pump(deadline - time.monotonic())
+
+    def response(st):
+        return H2Response(st["headers"], st["data"], st["reset"] is not None and not st["ended"])
+
+    try:
+        assert sock.selected_alpn_protocol() == "h2"
+        conn.initiate_connection()
+        sid = conn.get_next_available_stream_id()
+        up = streams[sid] = {"headers": None, "data": b"", "ended": False, "reset": None}
+        conn.send_headers(sid, headers, end_stream=False)
+        sock.sendall(conn.data_to_send())
+        sent = 0
+        deadline = time.monotonic() + IO_TIMEOUT_S
+        while (body is not None and sent < len(body) and up["headers"] is None and up["reset"] is None
+               and not closed[0] and time.monotonic() < deadline):
+            n = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size, len(body) - sent)
+            if n == 0:
+                pump(deadline - time.monotonic())
+                continue
+            conn.send_data(sid, body[sent:sent + n], end_stream=end_stream and sent + n == len(body))
+            sent += n
+            sock.sendall(conn.data_to_send())
+            pump(0)
+        wait(lambda: up["ended"] or up["reset"] is not None)
+        if up["ended"] and (body is None or sent < len(body) or not end_stream):
+            # answered before the body was all sent: the server should now ask the client to stop
+            wait(lambda: up["reset"] is not None)
+        follow_up = None
+        if not closed[0]:
+            fid = conn.get_next_available_stream_id()
+            follow = streams[fid] = {"headers": None, "data": b"", "ended": False, "reset": None}
+            conn.send_headers(fid, [(":method", "GET"), (":scheme", "https"), (":authority", "localhost"),
+                                    (":path", "/healthz")], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            wait(lambda: follow["ended"] or follow["reset"] is not None)
+            follow_up = response(follow)
+        return H2Upload(response(up), up["reset"], sent, follow_up)
     finally:
         sock.close()
 

@@ -1,8 +1,11 @@
 """DEFAULT-POLICY.md, "Headers on every response": the security headers on
 200, 404, 405, 400, 413, 414, 415, 422, 431 and 308 responses over HTTP/1.1
-and HTTP/2 (h2o's own errors included), HSTS over HTTPS only, the landing
-page's CSP, Cache-Control on /api/, no Server or version string, and the
-JSON error shape whose reference is X-Request-ID and the log line's id."""
+and HTTP/2 (h2o's own errors included, its HTTP/1.1 parser's too), HSTS
+over HTTPS only, the landing page's CSP, Cache-Control on /api/, no Server
+or version string, and the JSON error shape whose reference is X-Request-ID
+and the log line's id."""
+
+import re
 
 import pytest
 
@@ -31,14 +34,6 @@ CASES = [
     ("schema", ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "{}"], "/api/auth/login", 422),
 ]
 
-# HTTP/1.1 heads over the size limits are refused inside h2o's parser (patch
-# 0006) with a fixed response that skips every filter: no security headers,
-# no request id, a text body. Until that patch answers through h2o's error
-# path (as 0004 does for framing errors), these are known gaps.
-H1_FIXED_RESPONSE = pytest.mark.xfail(
-    reason="h2o patch 0006 answers HTTP/1.1 414/431 (and the parser's 400) with a fixed response outside the filters",
-    strict=False)
-
 
 def big_headers():
     args = []
@@ -50,8 +45,8 @@ def big_headers():
 SIZE_CASES = [
     pytest.param("--http2", [], "/" + "a" * 9000, 414, id="414-h2"),
     pytest.param("--http2", big_headers(), "/healthz", 431, id="431-h2"),
-    pytest.param("--http1.1", [], "/" + "a" * 9000, 414, id="414-h1", marks=H1_FIXED_RESPONSE),
-    pytest.param("--http1.1", big_headers(), "/healthz", 431, id="431-h1", marks=H1_FIXED_RESPONSE),
+    pytest.param("--http1.1", [], "/" + "a" * 9000, 414, id="414-h1"),
+    pytest.param("--http1.1", big_headers(), "/healthz", 431, id="431-h1"),
 ]
 
 
@@ -63,12 +58,53 @@ def test_security_headers_on_size_refusals(server, demo, proto, args, path, stat
     assert_error_body(r.json(), r.header("x-request-id"))
 
 
-@H1_FIXED_RESPONSE
-def test_security_headers_on_parser_400(server, demo):
-    r = h1_raw(server.port, demo.ca, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n")
+# HTTP/1.1 heads h2o's parser refuses before any handler runs (patches 0005
+# and 0006), answered through h2o's error path (0013): the same headers, JSON
+# body and log line as every other error, and the connection closed.
+BIG = [("X-F%d" % i, "v" * 1700) for i in range(10)]
+PARSER_REFUSALS = [
+    ("obs-fold", b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n", 400, "Bad Request"),
+    ("bare-lf", b"GET /healthz HTTP/1.1\nHost: localhost\r\n\r\n", 400, "Bad Request"),
+    ("nul-in-value", b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\x00b\r\n\r\n", 400, "Bad Request"),
+    ("not-http", b"\x16\x03\x01 hello\r\n\r\n", 400, "Bad Request"),
+    ("line-too-long", h1_request("GET", "/" + "a" * 8300), 414, "Request line too long"),
+    ("line-too-long-unfinished", b"GET /" + b"a" * 9000, 414, "Request line too long"),
+    ("headers-too-large", h1_request("GET", "/healthz", BIG), 431, "Request headers too large"),
+    ("headers-too-large-unfinished", h1_request("GET", "/healthz", BIG)[:-2], 431, "Request headers too large"),
+    ("too-many-fields", h1_request("GET", "/healthz", [("X-F%d" % i, "v") for i in range(120)]), 431,
+     "Request headers too large"),
+]
+
+
+@pytest.mark.parametrize("raw,status,detail", [c[1:] for c in PARSER_REFUSALS], ids=[c[0] for c in PARSER_REFUSALS])
+def test_parser_refusal_is_a_json_error_with_the_headers(server, demo, raw, status, detail):
+    r = h1_raw(server.port, demo.ca, raw, close_wait=5)
+    assert r.status == status, r
+    assert_security_headers(r.headers, where="parser %d" % status)
+    assert (r.header("content-type") or "").startswith("application/json"), r
+    rid = r.header("x-request-id")
+    assert_error_body(r.json(), rid, detail)
+    assert r.closed, "the connection stayed open: %r" % r
+    rec = server.request_record(rid)
+    assert rec["status"] == status and rec["detail"] == detail, rec
+
+
+def test_parser_refusal_on_plain_http(server):
+    r = h1_raw(server.http_port, None, PARSER_REFUSALS[0][1], tls=False)
+    assert r.status == 400 and r.header("location") is None, r
+    assert_security_headers(r.headers, https=False, where="parser 400 on plain HTTP")
+    assert_error_body(r.json(), r.header("x-request-id"), "Bad Request")
+
+
+def test_parser_refusal_trusts_nothing_of_the_head(server, demo):
+    # a refused head's X-Request-ID is not taken (nor its method or path, in the log)
+    raw = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: client-chosen-1\r\nX-A: a\r\n b\r\n\r\n"
+    r = h1_raw(server.port, demo.ca, raw)
     assert r.status == 400, r
-    assert_security_headers(r.headers, where="parser 400")
-    assert_error_body(r.json(), r.header("x-request-id"))
+    rid = r.header("x-request-id")
+    assert rid and rid != "client-chosen-1" and re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", rid), r
+    rec = server.request_record(rid)
+    assert rec["method"] == "" and rec["path"] == "" and rec["status"] == 400, rec
 
 
 @pytest.mark.parametrize("proto", PROTOS)

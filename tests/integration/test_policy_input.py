@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Server, curl
 from policy_helpers import (next_source, assert_error_body, assert_security_headers, h1_raw, h1_request, h2_request,
-                            policy_variant, tls_socket)
+                            h2_upload, policy_variant, tls_socket)
 
 pytestmark = pytest.mark.integration
 
@@ -120,13 +120,58 @@ def test_body_at_the_limit_is_not_413(server, demo, tmp_path):
     assert r.status not in INPUT_STATUSES, r
 
 
-@pytest.mark.xfail(reason="h2o 2.2.5 resets an HTTP/2 stream whose body passes the limit (REFUSED_STREAM) instead "
-                          "of answering 413: needs an h2o patch in lib/http2/connection.c", strict=False)
-def test_body_over_1mib_is_413_http2(server, demo):
-    r = h2_request(server.port, demo.ca, [(":method", "POST"), (":scheme", "https"), (":authority", "localhost"),
-                                          (":path", LOGIN), ("content-type", "application/json")],
-                   body=b" " * (ONE_MIB + 100))
-    assert not r.reset and r.status == 413, r
+# Over HTTP/2 as over HTTP/1.1 (patch 0014): a 413 the client can read, not a
+# stream reset; then the stream is reset with NO_ERROR (RFC 9113 8.1: "stop
+# sending, the answer is complete") and the connection serves on.
+
+def h2_post_headers(path, extra=()):
+    return [(":method", "POST"), (":scheme", "https"), (":authority", "localhost"), (":path", path),
+            ("content-type", "application/json")] + list(extra)
+
+
+def assert_h2_413(server, up):
+    r = up.response
+    assert not r.reset and r.status == 413, up
+    assert_security_headers(r.headers, where="h2 413")
+    rid = r.header("x-request-id")
+    assert_error_body(r.json(), rid, "Request body too large")
+    assert up.reset_code == 0, "the stream was not ended with RST_STREAM(NO_ERROR): %r" % up
+    assert up.follow_up is not None and up.follow_up.status == 200, "the connection did not serve on: %r" % up
+    rec = server.request_record(rid)
+    assert rec["status"] == 413 and rec["detail"] == "Request body too large" and rec["protocol"] == "HTTP/2", rec
+
+
+def test_declared_body_over_1mib_is_413_http2(server, demo):
+    # HEADERS only: the answer must come before any of the body is sent
+    up = h2_upload(server.port, demo.ca, h2_post_headers(LOGIN, [("content-length", str(ONE_MIB + 1))]), None)
+    assert up.sent == 0
+    assert_h2_413(server, up)
+
+
+def test_streamed_body_over_1mib_is_413_http2(server, demo):
+    # no content-length: refused once the DATA passes the limit, though the
+    # client has not ended the stream (it may go on sending for ever)
+    up = h2_upload(server.port, demo.ca, h2_post_headers(LOGIN), b" " * (ONE_MIB + 1000), end_stream=False)
+    assert_h2_413(server, up)
+
+
+def test_streamed_body_over_1mib_sent_whole_is_413_http2(server, demo):
+    # the whole body may be on its way before the answer comes: still a 413,
+    # and the connection serves on (no reset is owed when the client ended)
+    up = h2_upload(server.port, demo.ca, h2_post_headers(LOGIN), b" " * (3 * ONE_MIB))
+    r = up.response
+    assert not r.reset and r.status == 413, up
+    assert_error_body(r.json(), r.header("x-request-id"), "Request body too large")
+    assert up.follow_up is not None and up.follow_up.status == 200, "the connection did not serve on: %r" % up
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_body_at_the_limit_is_not_413_http2(server, demo, declared):
+    body = b'{"name":"x"}' + b" " * (ONE_MIB - 12)
+    extra = [("content-length", str(len(body)))] if declared else []
+    up = h2_upload(server.port, demo.ca, h2_post_headers(ITEMS, extra), body)
+    assert up.sent == len(body), up
+    assert up.response.status not in (0,) + INPUT_STATUSES and not up.response.reset, up
 
 
 # -- 414 and 431 ------------------------------------------------------------------

@@ -185,7 +185,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             status, body = 404, b'{"error":"no such order"}'
         else:
             status = 200
-            body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+            body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                               "host_fields": self.headers.get_all("Host") or []}).encode()
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -227,6 +228,16 @@ def test_proxy_forwards_below_the_upstream_path(proxy_server, demo, proto):
     assert not [k for k in r.headers if k.startswith("access-control-")], r
     assert r.header("cache-control") == "no-store", r
     assert_security_headers(r.headers, where="proxied 200")
+
+
+def test_proxy_sends_one_host(proxy_server, demo):
+    # an HTTP/2 host field that agrees with :authority passes the host check,
+    # which removes it: the upstream sees the proxy's Host only
+    r = h2_get(proxy_server.port, demo.ca, "/api/orders/7", authority="localhost", extra=[("host", "localhost")])
+    assert r.status == 200, r
+    assert len(r.json()["host_fields"]) == 1, r
+    r = curl(proxy_server.url("/api/orders/7"), "--http1.1", ca=demo.ca)
+    assert r.status == 200 and len(r.json()["host_fields"]) == 1, r
 
 
 def test_proxy_upstream_5xx_body_is_replaced(proxy_server, demo):

@@ -137,6 +137,10 @@ bulwark_jwt_reason_t bulwark_jwt_verify(const char *token, size_t len, const bul
                                         const bulwark_jwt_expect_t *expect, bulwark_jwt_claims_t *claims);
 void bulwark_jwt_claims_free(bulwark_jwt_claims_t *claims);
 
+/* Verifications whose signature step was answered by the cache of
+ * signatures that verified before (see jwt_verify.c); for tests. */
+unsigned long bulwark_jwt_sig_cache_hits(void);
+
 /* 1 if the token granted scope name (exact match), else 0 */
 int bulwark_jwt_has_scope(const bulwark_jwt_claims_t *claims, const char *name, size_t len);
 /* A string claim of the payload by name (for owner rules), or NULL when it

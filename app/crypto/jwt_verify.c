@@ -7,6 +7,8 @@
  * token that verified has its payload parsed as JSON.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <psa/crypto.h>
@@ -303,6 +305,71 @@ static bulwark_jwt_reason_t decode_signature(const segments_t *s, uint8_t sig[ES
     return BULWARK_JWT_OK;
 }
 
+/* ---- verified-signature cache ------------------------------------------------- */
+
+/* An ES256 verification is the costliest step of a request (~1-2 ms of
+ * mbedTLS's portable P-256 arithmetic); clients send the same token many
+ * times.  The cache remembers signatures that verified: the exact SHA-256
+ * of the signing input, the exact signature and the key.  Only that step
+ * is skipped on a hit; the header, every claim and the times are checked
+ * again on every request, so expiry still applies to the second.  Only
+ * successes are stored.  Fixed size (SIG_CACHE_SLOTS entries, direct-mapped
+ * by digest: a colliding token evicts, which costs a verification, never
+ * correctness); one lock per shard of slots. */
+#define SIG_CACHE_SLOTS 4096
+#define SIG_CACHE_SHARDS 16
+
+struct sig_cache_entry {
+    uint8_t digest[PSA_HASH_LENGTH(PSA_ALG_SHA_256)];
+    uint8_t sig[ES256_SIG_LEN];
+    psa_key_id_t key;
+    uint8_t used;
+};
+
+static struct {
+    pthread_mutex_t locks[SIG_CACHE_SHARDS];
+    struct sig_cache_entry slots[SIG_CACHE_SLOTS];
+    atomic_ulong hits;
+} sig_cache = {.locks = {[0 ... SIG_CACHE_SHARDS - 1] = PTHREAD_MUTEX_INITIALIZER}};
+
+static size_t sig_cache_slot(const uint8_t *digest)
+{
+    return ((size_t)digest[0] | (size_t)digest[1] << 8) % SIG_CACHE_SLOTS;
+}
+
+static int sig_cache_has(psa_key_id_t key, const uint8_t *digest, const uint8_t *sig)
+{
+    size_t i = sig_cache_slot(digest);
+    const struct sig_cache_entry *e = &sig_cache.slots[i];
+    int hit;
+
+    pthread_mutex_lock(&sig_cache.locks[i % SIG_CACHE_SHARDS]);
+    hit = e->used && e->key == key && memcmp(e->digest, digest, sizeof(e->digest)) == 0 &&
+          memcmp(e->sig, sig, sizeof(e->sig)) == 0;
+    pthread_mutex_unlock(&sig_cache.locks[i % SIG_CACHE_SHARDS]);
+    if (hit)
+        atomic_fetch_add(&sig_cache.hits, 1);
+    return hit;
+}
+
+static void sig_cache_put(psa_key_id_t key, const uint8_t *digest, const uint8_t *sig)
+{
+    size_t i = sig_cache_slot(digest);
+    struct sig_cache_entry *e = &sig_cache.slots[i];
+
+    pthread_mutex_lock(&sig_cache.locks[i % SIG_CACHE_SHARDS]);
+    memcpy(e->digest, digest, sizeof(e->digest));
+    memcpy(e->sig, sig, sizeof(e->sig));
+    e->key = key;
+    e->used = 1;
+    pthread_mutex_unlock(&sig_cache.locks[i % SIG_CACHE_SHARDS]);
+}
+
+unsigned long bulwark_jwt_sig_cache_hits(void)
+{
+    return atomic_load(&sig_cache.hits);
+}
+
 /* The JWS Signing Input is the ASCII of header '.' payload, as received. */
 static bulwark_jwt_reason_t verify_signature(const bulwark_jwt_keyslot_t *key, const segments_t *s,
                                              const uint8_t sig[ES256_SIG_LEN])
@@ -314,9 +381,14 @@ static bulwark_jwt_reason_t verify_signature(const bulwark_jwt_keyslot_t *key, c
     if (psa_hash_compute(PSA_ALG_SHA_256, (const uint8_t *)s->header, input_len, digest, sizeof(digest),
                          &digest_len) != PSA_SUCCESS)
         return BULWARK_JWT_ERR_INTERNAL;
-    st = psa_verify_hash(key->id, VERIFY_ALG, digest, digest_len, sig, ES256_SIG_LEN);
-    if (st == PSA_SUCCESS)
+    if (digest_len == sizeof(digest) && sig_cache_has(key->id, digest, sig))
         return BULWARK_JWT_OK;
+    st = psa_verify_hash(key->id, VERIFY_ALG, digest, digest_len, sig, ES256_SIG_LEN);
+    if (st == PSA_SUCCESS) {
+        if (digest_len == sizeof(digest))
+            sig_cache_put(key->id, digest, sig);
+        return BULWARK_JWT_OK;
+    }
     return st == PSA_ERROR_INVALID_SIGNATURE ? BULWARK_JWT_ERR_SIG_INVALID : BULWARK_JWT_ERR_INTERNAL;
 }
 

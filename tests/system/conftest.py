@@ -65,8 +65,9 @@ class Guest:
         self.profile = profile
         self.dir = tempfile.mkdtemp(prefix="bulwark-guest-")
         self.qmp_path = os.path.join(self.dir, "qmp.sock")
-        env = dict(os.environ, BULWARK_HTTPS_PORT=str(free_port()),
-                   BULWARK_HTTP_PORT=str(free_port()))
+        self.https_port, self.http_port = free_port(), free_port()
+        env = dict(os.environ, BULWARK_HTTPS_PORT=str(self.https_port),
+                   BULWARK_HTTP_PORT=str(self.http_port))
         cmd = [QEMU_RUN, "--profile", profile, "--qmp", self.qmp_path,
                "--timeout", str(limit)] + list(args)
         self.started = time.monotonic()

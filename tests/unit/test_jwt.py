@@ -751,3 +751,32 @@ def test_private_key_material_never_printed(key):
     d = key.priv.private_numbers().private_value.to_bytes(32, "big")
     r = tool("jwks", "--key", key.sec1)
     assert b64u(d) not in r.stdout + r.stderr
+
+
+# --- the cache of verified signatures (jwt_verify.c) ------------------------------
+
+def test_signature_cache_answers_only_the_exact_token(key, other):
+    good = mint(key)
+    # the same signing input with a signature by another key, and the good
+    # signature over another payload: neither may ride on the cached entry
+    forged = mint(key, sig=lambda si: es256_raw(other.priv, si))
+    head, _, sig = good.rpartition(".")
+    moved = mint(key, payload=claims(sub="mallory")).rpartition(".")[0] + "." + sig
+    r = tool("verify", "--key", key.public, "--iss", ISS, "--aud", AUD, "--leeway", LEEWAY, "--now", NOW,
+             good, good, forged, good, moved, good)
+    assert r.stdout.splitlines() == [
+        "OK sub=alice scopes=profile:read,items:read",
+        "OK sub=alice scopes=profile:read,items:read",
+        "REJECT sig_invalid",
+        "OK sub=alice scopes=profile:read,items:read",
+        "REJECT sig_invalid",
+        "OK sub=alice scopes=profile:read,items:read",
+        "sig_cache_hits=3",
+    ], r
+
+
+def test_signature_cache_does_not_skip_the_claims(key):
+    # an expired token is refused although its signature verifies (and is cached)
+    old = mint(key, payload=claims(exp=NOW - LEEWAY - 1))
+    r = tool("verify", "--key", key.public, "--iss", ISS, "--aud", AUD, "--leeway", LEEWAY, "--now", NOW, old, old)
+    assert r.stdout.splitlines() == ["REJECT expired", "REJECT expired", "sig_cache_hits=1"], r

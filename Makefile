@@ -71,7 +71,7 @@ TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool) \
     $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main) \
     $(if $(wildcard tests/unit/seccomp_test_main.c),$(B)/tests/seccomp_test_main)
 
-binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
+binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS) $(B)/bench/bulwark-bare
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -137,5 +137,16 @@ $(B)/tests/seccomp_test_main: $(B)/obj/tests/unit/seccomp_test_main.o $(APP_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(APP_LIB) $(LIBS)
+
+# tests/bench/middleware-overhead.sh: the same service without its
+# middleware (serve.c built with BULWARK_BENCH_BARE); not part of `binaries`.
+$(B)/obj/bench/serve-bare.o: app/serve.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $< (bare, for the bench)"
+	@$(CC) $(APP_CFLAGS) -DBULWARK_BENCH_BARE -c $< -o $@
+$(B)/bench/bulwark-bare: $(B)/obj/app/main.o $(B)/obj/bench/serve-bare.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $(B)/obj/app/main.o $(B)/obj/bench/serve-bare.o $(APP_LIB) $(LIBS)
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

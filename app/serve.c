@@ -160,6 +160,20 @@ static int register_file_and_proxy_routes(h2o_pathconf_t *pathconf, const bulwar
     return 0;
 }
 
+#ifdef BULWARK_BENCH_BARE
+/* Only in build/bench/bulwark-bare (tests/bench/middleware-overhead.sh),
+ * never in the product: the same server with the router and the builtin
+ * routes but no middleware, filter or logger, to measure what the chain
+ * costs. */
+static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
+{
+    bulwark_router_match_register(root, s->policy);
+    bulwark_healthz_register(root);
+    bulwark_demo_api_register(root, s->demo_api);
+    bulwark_router_fallback_register(root);
+    return 0;
+}
+#else
 /* DESIGN.md's data path, in order.  Handlers pass a request on by
  * returning -1; the first that answers ends it. */
 static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
@@ -190,6 +204,7 @@ static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
     bulwark_access_log_register(root);
     return 0;
 }
+#endif
 
 static h2o_hostconf_t *setup_https_host(h2o_globalconf_t *conf, struct st_server_t *s)
 {

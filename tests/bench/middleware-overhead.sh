@@ -1,0 +1,86 @@
+#!/bin/bash
+# What the middleware chain costs: build/bin/bulwark (the full default
+# policy: request id, trusted hosts, security headers, CORS, rate limits,
+# input limits, auth, error sanitiser, JSON access log) against
+# build/bench/bulwark-bare (the same sources with serve.c built with
+# BULWARK_BENCH_BARE: router and builtin routes only), on /healthz, same
+# TLS, same thread count.  The target is at most 10% less throughput.
+#
+#   tests/bench/middleware-overhead.sh
+#
+# Loads (REPS alternating runs each): HTTP/1.1 keep-alive
+# (h2load --h1 -n H1_N -c 50) and HTTP/2 (h2load -n H2_N -c 50 -m 10).
+# The default policy's general limit (100/min) is raised to the schema's
+# maximum for the run; nothing else changes.  Reported: median req/s,
+# ratio full/bare, server CPU µs per request.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+FULL=${BULWARK_BIN:-$ROOT/build/bin/bulwark}
+BARE=${BULWARK_BARE_BIN:-$ROOT/build/bench/bulwark-bare}
+DEMO=${BULWARK_DEMO:-$ROOT/build/demo}
+REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1}
+
+die() { echo "middleware-overhead: $*" >&2; exit 1; }
+for b in "$FULL" "$BARE"; do [ -x "$b" ] || die "no binary at $b (./build.sh builds both)"; done
+command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
+[ $(( REPS * (H1_N + H2_N) )) -le 1000000 ] || die "REPS*(H1_N+H2_N) must stay within the 1,000,000 limit"
+
+WORK=$(mktemp -d /tmp/bulwark-mwbench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
+"$FULL" policy check "$WORK/policy.yaml" >/dev/null || die "the bench policy fails policy check"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+CLK_TCK=$(getconf CLK_TCK)
+
+start() {  # start NAME BIN
+    local port; port=$(free_port)
+    "$2" serve --https "127.0.0.1:$port" --policy "$WORK/policy.yaml" --secrets "$DEMO/secrets" \
+        --threads "$THREADS" >"$WORK/$1.log" 2>"$WORK/$1.err" &
+    PIDS+=("$!")
+    eval "PORT_$1=$port PID_$1=$!"
+    for _ in $(seq 100); do
+        curl -sk "https://localhost:$port/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "$1 did not start: $(cat "$WORK/$1.err")"
+}
+start full "$FULL"
+start bare "$BARE"
+# the bare server really is bare: no security headers
+curl -skI "https://localhost:$PORT_bare/healthz" | grep -qi '^strict-transport-security' && die "bulwark-bare has middleware"
+curl -skI "https://localhost:$PORT_full/healthz" | grep -qi '^strict-transport-security' || die "the full server has no HSTS"
+
+: >"$WORK/results"
+for rep in $(seq "$REPS"); do
+    for load in h1 h2; do
+        for who in full bare; do
+            port_var=PORT_$who; pid_var=PID_$who
+            if [ "$load" = h1 ]; then n=$H1_N; args=(--h1 -n "$n" -c 50); else n=$H2_N; args=(-n "$n" -c 50 -m 10); fi
+            t0=$(cpu_ticks "${!pid_var}")
+            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${!port_var}/healthz" 2>&1) || die "h2load failed: $out"
+            t1=$(cpu_ticks "${!pid_var}")
+            ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
+            [ "$ok" = "$n" ] || die "$who $load: not every request got 2xx: $(echo "$out" | grep 'status codes')"
+            rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
+            echo "$load $who $rps $(( (t1 - t0) * 1000000 / CLK_TCK / n ))" >>"$WORK/results"
+        done
+    done
+done
+
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+print("/healthz, one server thread, medians")
+print("%-5s %12s %12s %8s %14s %14s" % ("load", "full req/s", "bare req/s", "ratio", "full CPU us", "bare CPU us"))
+for load in ("h1", "h2"):
+    m = {w: (statistics.median(float(r[2]) for r in rows if r[0] == load and r[1] == w),
+             statistics.median(int(r[3]) for r in rows if r[0] == load and r[1] == w)) for w in ("full", "bare")}
+    print("%-5s %12.0f %12.0f %8.2f %14d %14d" % (load, m["full"][0], m["bare"][0], m["full"][0] / m["bare"][0],
+                                                 m["full"][1], m["bare"][1]))
+PY

@@ -110,14 +110,14 @@ class Guest:
                        "running" if self.proc.poll() is None else "exited %s" % self.proc.returncode,
                        self.console[-4000:]), pytrace=False)
 
-    def qmp(self, command, timeout=10):
+    def qmp(self, command, timeout=10, **arguments):
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(timeout)
             s.connect(self.qmp_path)
             f = s.makefile("rw")
             json.loads(f.readline())  # the greeting
-            for cmd in ("qmp_capabilities", command):
-                f.write(json.dumps({"execute": cmd}) + "\n")
+            for cmd, args in (("qmp_capabilities", {}), (command, arguments)):
+                f.write(json.dumps(dict({"execute": cmd}, **({"arguments": args} if args else {}))) + "\n")
                 f.flush()
                 while True:
                     reply = json.loads(f.readline())

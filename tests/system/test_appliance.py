@@ -104,3 +104,16 @@ def test_no_secrets_volume_named_then_power_off(guest):
     g.wait_for(r'"event":"boot_failed"', BOOT_LIMIT_S["microvm"] + 15)
     assert g.wait_exit() == 0, g.console[-3000:]
     assert "no secrets volume" in events(g, "boot_failed")[0]["reason"]
+
+
+def test_ctrl_alt_del_is_sigint_to_pid1_then_clean_power_off(guest):
+    # q35 has the PS/2 keyboard; PID 1 turned the kernel's immediate reboot
+    # into SIGINT (reboot(RB_DISABLE_CAD))
+    g = boot(guest, "q35")
+    keys = [{"type": "qcode", "data": k} for k in ("ctrl", "alt", "delete")]
+    g.qmp("send-key", keys=keys)
+    assert g.wait_exit() == 0, g.console[-3000:]
+    stop = events(g, "stop")[0]
+    assert stop["signal"] == "SIGINT" and stop["cause"] == "Ctrl-Alt-Del", stop
+    assert events(g, "worker_exit")[-1]["exit_status"] == 0
+    assert events(g, "poweroff")

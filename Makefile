@@ -6,12 +6,13 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help
+.PHONY: all build deps run run-native test test-unit test-integration bench clean clean-demo binaries help
 
 all: build
 
 help:
-	@echo "make run     build and serve https://localhost:8443 (demo identity)"
+	@echo "make run     build and boot the image under QEMU: https://localhost:8443 (demo identity)"
+	@echo "make run-native  build and serve with the native build/bin/bulwark instead"
 	@echo "make test    build and run every test"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make deps    install the host packages (apt-get)"
@@ -23,8 +24,17 @@ deps:
 build: deps
 	./build.sh
 
-# Until the image lands, `make run` serves with the native binary.
+# `make run` boots build/image under QEMU (qemu/run: QEMU_PROFILE microvm,
+# q35 or uefi; the demo secrets volume); its serial console is this terminal.
+QEMU_PROFILE ?= microvm
 run: build
+	@echo "Booting build/image ($(QEMU_PROFILE)): https://localhost:8443 and http://localhost:8080."
+	@echo "Trust the demo CA: curl --cacert $(B)/demo/ca.pem https://localhost:8443/healthz"
+	@echo "The console is this terminal; Ctrl-A X stops QEMU."
+	qemu/run --profile $(QEMU_PROFILE)
+
+# The same service as a native process on this host, no VM.
+run-native: build
 	@echo "Serving https://localhost:8443 and http://localhost:8080 (Ctrl-C stops)."
 	@echo "Trust the demo CA: curl --cacert $(B)/demo/ca.pem https://localhost:8443/healthz"
 	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --http 127.0.0.1:8080 \

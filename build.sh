@@ -4,7 +4,7 @@
 #   ./build.sh              every stage, in order
 #   ./build.sh STAGE...     just those (each reruns alone; earlier outputs must exist)
 #
-# Stages: fetch musl mbedtls libyaml jansson h2o bulwark policy demo
+# Stages: fetch musl mbedtls libyaml jansson h2o bulwark policy demo image image-test
 #
 # POLICY=FILE ./build.sh bakes FILE in (default policy/default.yaml); the
 # build refuses a policy that `bulwark policy check` fails.
@@ -18,13 +18,25 @@
 #   build/deps/NAME      each library's include/ and lib/
 #   build/bin/bulwark    the service; build/bin/mkdemo the demo identity tool
 #   build/demo/          demo CA, credentials and secrets (made once)
+#   build/image/         the appliance (image stage): bzImage, vmlinux, config,
+#                        System.map, initramfs.cpio, bulwark (the stripped /init),
+#                        secrets-demo.img, disk.raw, disk.qcow2, SHA256SUMS
+#   build/image-test/    the same kernel with tests/system/testinit.c as /init
+#                        (image-test stage): bzImage, disk.qcow2, for tests/system
+#
+# The kernel is the one stage not rebuilt from scratch: its source and build
+# trees live in $BULWARK_CACHE/build/linux-KEY (KEY: the lock block, our
+# fragment and initramfs list, deps/build/linux.sh, gcc/ld/zstd/make
+# versions; not /init), with one build tree per image (release, test), so
+# that a new /init is a relink (~30 s), not a cold build (~15-25 min on 2
+# cores). The two most recently used keys are kept.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 B=$ROOT/build
 CACHE=${BULWARK_CACHE:-$HOME/.cache/bulwark}
 JOBS=${JOBS:-$(nproc)}
-STAGES=(fetch musl mbedtls libyaml jansson h2o bulwark policy demo)
+STAGES=(fetch musl mbedtls libyaml jansson h2o bulwark policy demo image image-test)
 export BULWARK_CACHE=$CACHE
 
 # Hardening for every object, ours and third-party (checked on the binary by
@@ -177,6 +189,146 @@ stage_demo() {
     "$B/bin/mkdemo" "$B/demo"
 }
 
+# --- The appliance image ----------------------------------------------------
+
+KERNEL_TREES_KEPT=2
+
+kernel_key() {  # hash of everything that decides the kernel, /init aside
+    {
+        lock_block linux
+        for f in "$ROOT/deps/build/linux.sh" "$ROOT/image/kernel/bulwark.config" \
+                 "$ROOT/image/kernel/initramfs.list" "$ROOT/deps/patches/linux"/*; do
+            if [ -f "$f" ]; then echo "${f#$ROOT/}"; cat "$f"; fi
+        done
+        gcc --version | head -1
+        ld --version | head -1
+        zstd --version 2>&1 || echo "no zstd"
+        make --version | head -1
+    } | sha256sum | cut -c1-16
+}
+
+# kernel_tree: the unpacked kernel source of the current key, in the cache;
+# sets KTREE. The build trees are its subfolders (see build_kernel), so the
+# kernel names its source `..` in command lines and dependency files. Holds
+# a lock on the entry until the script ends: two builds never share a tree.
+kernel_tree() {
+    local key; key=$(kernel_key)
+    KTREE=$CACHE/build/linux-$key
+    mkdir -p "$CACHE/build"
+    exec 9>"$KTREE.lock"
+    flock -n 9 || { say "kernel: waiting for another build of linux-$key"; flock 9; }
+    if [ ! -f "$KTREE/.key" ]; then
+        say "kernel: unpacking the source into the cache (linux-$key)"
+        rm -rf "$KTREE" "$KTREE.tmp"
+        "$ROOT/deps/fetch" --unpack linux "$KTREE.tmp" \
+            || { rm -rf "$KTREE.tmp"; die "unpacking linux failed"; }
+        echo "$key" >"$KTREE.tmp/.key"
+        mv "$KTREE.tmp" "$KTREE"
+    fi
+    touch "$KTREE/.key"  # last use, for prune_kernel_trees
+}
+
+# The cache keeps the KERNEL_TREES_KEPT most recently used kernel entries
+# (~2.2 GB each: a fragment change should not cost a cold build to undo).
+prune_kernel_trees() {
+    local n=0 k d
+    while read -r k; do
+        d=$(dirname "$k")
+        n=$((n + 1))
+        [ "$n" -le "$KERNEL_TREES_KEPT" ] && continue
+        [ "$d" = "$KTREE" ] && continue
+        # Skip an entry another build holds.
+        if ( flock -n 8 ) 8>"$d.lock"; then
+            say "kernel: pruning $(basename "$d") from the cache"
+            rm -rf "$d" "$d.lock"
+        fi
+    done < <(ls -1t "$CACHE"/build/linux-*/.key 2>/dev/null)
+}
+
+# build_kernel TREE INIT PREFIX: the kernel with INIT as /init, its outputs
+# into PREFIX. Each image has a build tree of its own (TREE: release, test),
+# so that switching images is a relink, not a rebuild; but every tree is
+# built at the same path, KTREE/obj: the kernel's host tools (objtool) record
+# their absolute build path, every object depends on objtool, and a tree
+# built at another path rebuilds everything. The others wait as
+# KTREE/obj.NAME; KTREE/obj/.bulwark-tree says whose tree is in place. A tree
+# that does not exist yet starts as a copy of another (a relink, not a cold
+# build).
+build_kernel() {
+    local tree=$1 init=$2 prefix=$3 obj=$KTREE/obj cur other t0
+    rm -rf "$obj.tmp"
+    if [ -d "$obj" ]; then
+        cur=$(cat "$obj/.bulwark-tree" 2>/dev/null || true)
+        if [ -z "$cur" ]; then
+            rm -rf "$obj"  # an interrupted copy
+        elif [ "$cur" != "$tree" ]; then
+            rm -rf "$obj.$cur" && mv "$obj" "$obj.$cur"
+        fi
+    fi
+    if [ ! -d "$obj" ] && [ -d "$obj.$tree" ]; then
+        mv "$obj.$tree" "$obj"
+    fi
+    if [ ! -d "$obj" ]; then
+        for other in "$obj".*; do
+            if [ -f "$other/.bulwark-config-id" ]; then
+                say "kernel: the $tree build tree starts as a copy of ${other##*.}'s"
+                cp -a "$other" "$obj.tmp"
+                mv "$obj.tmp" "$obj"
+                break
+            fi
+        done
+    fi
+    mkdir -p "$obj"
+    echo "$tree" >"$obj/.bulwark-tree"
+    if [ -f "$obj/.bulwark-config-id" ]; then
+        say "kernel: $tree kernel in $(basename "$KTREE") (a relink when only /init changed)"
+    else
+        say "kernel: cold build of the $tree kernel in $(basename "$KTREE") (about 15 min on 2 cores)"
+    fi
+    t0=$(date +%s)
+    SRC=$KTREE OBJ=$obj PREFIX=$prefix CONFIG_DIR=$ROOT/image/kernel \
+        INIT=$init JOBS=$JOBS "$ROOT/deps/build/linux.sh" \
+        || die "kernel build failed (build tree $obj)"
+    say "kernel: $tree kernel done in $(( $(date +%s) - t0 )) s"
+}
+
+stage_image() {
+    local out=$B/image
+    [ -f "$B/bin/bulwark" ] || die "image: no $B/bin/bulwark (./build.sh bulwark)"
+    [ -d "$B/demo/secrets" ] || die "image: no $B/demo/secrets (./build.sh demo)"
+    kernel_tree
+    rm -rf "$out" && mkdir -p "$out"
+    # /init is the service without its symbols; build/bin/bulwark keeps them
+    # (and the debug information) for reading crash addresses.
+    strip --strip-all -o "$out/bulwark" "$B/bin/bulwark"
+    build_kernel release "$out/bulwark" "$out"
+    say "image: secrets-demo.img, disk.raw, disk.qcow2"
+    "$ROOT/image/mksecrets" "$B/demo/secrets" "$out/secrets-demo.img"
+    "$ROOT/image/mkdisk" --kernel "$out/bzImage" --out "$out"
+    (
+        cd "$out"
+        names=()
+        for f in *; do
+            if [ -f "$f" ] && [ "$f" != SHA256SUMS ]; then names+=("$f"); fi
+        done
+        printf '%s\n' "${names[@]}" | LC_ALL=C sort | xargs -d '\n' sha256sum >SHA256SUMS.new
+        mv SHA256SUMS.new SHA256SUMS
+    )
+    prune_kernel_trees
+    say "image: build/image ($(stat -c %s "$out/bzImage") bytes of kernel)"
+}
+
+stage_image_test() {
+    local out=$B/image-test
+    [ -x "$B/toolchain/cc" ] || die "image-test: no $B/toolchain/cc (./build.sh musl)"
+    kernel_tree
+    rm -rf "$out" && mkdir -p "$out"
+    "$B/toolchain/cc" -O2 -Wall -o "$out/testinit" "$ROOT/tests/system/testinit.c"
+    build_kernel test "$out/testinit" "$out"
+    "$ROOT/image/mkdisk" --kernel "$out/bzImage" --out "$out"
+    say "image-test: build/image-test"
+}
+
 [ -x "$(command -v gcc)" ] || die "gcc not found: run 'make deps' first"
 if [ $# -eq 0 ]; then set -- "${STAGES[@]}"; fi
 for s in "$@"; do
@@ -186,5 +338,5 @@ for s in "$@"; do
     esac
 done
 start=$(date +%s)
-for s in "$@"; do "stage_$s"; done
+for s in "$@"; do "stage_${s//-/_}"; done
 say "done in $(( $(date +%s) - start )) s"

@@ -67,7 +67,8 @@ APP_OBJS := $(APP_SRCS:%.c=$(B)/obj/%.o)
 CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS))
 RATELIMIT_OBJS := $(filter $(B)/obj/app/ratelimit/%,$(APP_OBJS))
 TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool) \
-    $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main)
+    $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main) \
+    $(if $(wildcard tests/unit/jansson_seed_main.c),$(B)/tests/jansson_seed_main)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS)
 
@@ -106,5 +107,10 @@ $(B)/tests/ratelimit_test_main: $(B)/obj/tests/unit/ratelimit_test_main.o $(RATE
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(RATELIMIT_OBJS) $(LIBS)
+
+$(B)/tests/jansson_seed_main: $(B)/obj/tests/unit/jansson_seed_main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(DEPS_DIR)/jansson/lib/libjansson.a
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

@@ -6,7 +6,7 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help
+.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help audit
 
 all: build
 
@@ -14,6 +14,7 @@ help:
 	@echo "make run     build and serve https://localhost:8443 (demo identity)"
 	@echo "make test    build and run every test"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
+	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 
@@ -35,6 +36,12 @@ test: build
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
+
+# The advisory review (deps/README.md): fails when a lock entry changed
+# since its review, or a patch, test or fact it relies on is gone.
+audit: deps
+	@deps/fetch
+	@deps/audit
 
 clean:
 	rm -rf $(B)

@@ -6,7 +6,7 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help audit
+.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help audit sbom
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test    build and run every test"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
+	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 
@@ -42,6 +43,11 @@ bench: build
 audit: deps
 	@deps/fetch
 	@deps/audit
+
+# The image's bill of materials, from the lock and whatever build/image holds.
+sbom:
+	@deps/fetch
+	@image/sbom --image-dir $(B)/image
 
 clean:
 	rm -rf $(B)

@@ -73,7 +73,7 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vsnprintf(err, errlen, fmt, ap); /* Flawfinder: ignore (fmt is checked at each caller: format attribute) */
     va_end(ap);
 }
 
@@ -153,7 +153,7 @@ static void free_file(struct file_bytes *f)
 
 static int is_pem(const struct file_bytes *f)
 {
-    return strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
+    return f->bytes != NULL && strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
 }
 
 /* PEM is parsed with its terminating NUL, DER without */
@@ -193,7 +193,8 @@ static int is_encrypted_key_error(int ret, const struct file_bytes *f)
     /* legacy "Proc-Type: 4,ENCRYPTED" PEM and PKCS#8 "ENCRYPTED PRIVATE KEY"
      * fail earlier when the cipher they name is not built in */
     const char *text = (const char *)f->bytes;
-    return strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL || strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL;
+    return text != NULL && (strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
+                            strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL);
 }
 
 static int load_key(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)

@@ -39,13 +39,13 @@ static json_t *read_json(const char *path, char *err, size_t errlen)
         return NULL;
     }
     if ((buf = malloc(BULWARK_DEMO_USERS_FILE_MAX + 1)) == NULL) {
-        fclose(f);
+        (void)fclose(f); /* read-only stream: nothing to lose */
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     len = fread(buf, 1, BULWARK_DEMO_USERS_FILE_MAX + 1, f);
     int read_error = ferror(f);
-    fclose(f);
+    (void)fclose(f);
     if (read_error || len > BULWARK_DEMO_USERS_FILE_MAX) {
         free(buf);
         snprintf(err, errlen, "%s: %s", path, read_error ? "read error" : "larger than 1 MiB");

@@ -31,6 +31,7 @@ cat >src/jansson_private_config.h <<'CONF'
 #define USE_GETENTROPY 1
 CONF
 for f in src/*.c; do
+    # shellcheck disable=SC2086 # CFLAGS is a list of flags: split on purpose
     $CC $CFLAGS -DHAVE_CONFIG_H -Isrc -c "$f" -o "obj/$(basename "${f%.c}").o"
 done
 ar rcsD "$PREFIX/lib/libjansson.a" obj/*.o

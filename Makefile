@@ -6,7 +6,7 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help audit sbom
+.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help audit sbom lint print-lint-flags
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
 	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
+	@echo "make lint    static analysis of our C and shell (tests/lint/README.md)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 
@@ -43,6 +44,14 @@ bench: build
 audit: deps
 	@deps/fetch
 	@deps/audit
+
+# Static analysis of our code (tests/lint/README.md); needs the build's headers.
+lint: build
+	@tests/lint/run
+
+# what tests/lint/run compiles our C with (the same as the binaries below), one per line
+print-lint-flags:
+	@printf '%s\n' $(INCLUDES) $(DEFINES)
 
 # The image's bill of materials, from the lock and whatever build/image holds.
 sbom:

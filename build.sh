@@ -50,7 +50,7 @@ stage_key() {  # stage_key NAME [EXTRA...]: hash of everything that decides the 
         printf '%s\n' "$HARDEN_CFLAGS" | sed "s|$ROOT|ROOT|g"
         for f in "$ROOT/deps/build/$name".* "$ROOT/deps/patches/$name"/* \
                  "$ROOT/deps/config/$name"/*; do
-            [ -f "$f" ] && { echo "${f#$ROOT/}"; cat "$f"; }
+            [ -f "$f" ] && { echo "${f#"$ROOT"/}"; cat "$f"; }
         done
         printf '%s\n' "$@"
     } | sha256sum | cut -c1-16

@@ -168,6 +168,9 @@ static int seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *en
         say(err, errlen, "cannot seed the random generator: %s", why);
         return -1;
     }
+    /* reseeded from the kernel before every draw (TLS 1.2 key exchange,
+     * randoms, ticket keys): a cloned VM or process does not repeat them */
+    mbedtls_ctr_drbg_set_prediction_resistance(drbg, MBEDTLS_CTR_DRBG_PR_ON);
     return 0;
 }
 

@@ -3,10 +3,13 @@
 
 SHELL := /bin/bash
 B := build
+# generated headers: syscall names, links to the kernel UAPI headers (app/init)
+GEN_DIR := $(B)/gen
+UAPI_DIR := $(GEN_DIR)/uapi
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run run-native test test-unit test-integration bench clean clean-demo binaries help
+.PHONY: all build deps run run-native test test-unit test-integration bench clean clean-demo binaries help audit sbom lint print-lint-flags
 
 all: build
 
@@ -15,6 +18,9 @@ help:
 	@echo "make run-native  build and serve with the native build/bin/bulwark instead"
 	@echo "make test    build and run every test"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
+	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
+	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
+	@echo "make lint    static analysis of our C and shell (tests/lint/README.md)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 
@@ -45,6 +51,25 @@ test: build
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
+
+# The advisory review (deps/README.md): fails when a lock entry changed
+# since its review, or a patch, test or fact it relies on is gone.
+audit: deps
+	@deps/fetch
+	@deps/audit
+
+# Static analysis of our code (tests/lint/README.md); needs the build's headers.
+lint: build
+	@tests/lint/run
+
+# what tests/lint/run compiles our C with (the same as the binaries below), one per line
+print-lint-flags: $(UAPI_DIR)/.done $(GEN_DIR)/syscall_names.h
+	@printf '%s\n' $(INCLUDES) $(DEFINES) -I$(GEN_DIR) -idirafter $(UAPI_DIR)
+
+# The image's bill of materials, from the lock and whatever build/image holds.
+sbom:
+	@deps/fetch
+	@image/sbom --image-dir $(B)/image
 
 clean:
 	rm -rf $(B)
@@ -79,7 +104,8 @@ CRYPTO_OBJS := $(filter $(B)/obj/app/crypto/%,$(APP_OBJS)) $(B)/obj/app/secrets.
 RATELIMIT_OBJS := $(filter $(B)/obj/app/ratelimit/%,$(APP_OBJS))
 TEST_BINS := $(if $(wildcard tests/unit/jwt_tool_main.c),$(B)/tests/jwt_tool) \
     $(if $(wildcard tests/unit/ratelimit_test_main.c),$(B)/tests/ratelimit_test_main) \
-    $(if $(wildcard tests/unit/seccomp_test_main.c),$(B)/tests/seccomp_test_main)
+    $(if $(wildcard tests/unit/seccomp_test_main.c),$(B)/tests/seccomp_test_main) \
+    $(if $(wildcard tests/unit/jansson_seed_main.c),$(B)/tests/jansson_seed_main)
 
 binaries: $(B)/bin/bulwark $(B)/bin/mkdemo $(TEST_BINS) $(B)/bench/bulwark-bare
 
@@ -90,7 +116,6 @@ $(B)/obj/%.o: %.c
 
 # PID 1 names the syscall that broke the seccomp allow-list: the x86-64 names
 # come from musl's own syscall numbers.
-GEN_DIR := $(B)/gen
 $(GEN_DIR)/syscall_names.h: $(B)/sysroot/include/bits/syscall.h
 	@mkdir -p $(dir $@)
 	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
@@ -101,7 +126,6 @@ $(B)/obj/app/init/seccomp.o: APP_CFLAGS += -I$(GEN_DIR)
 # app/init/ (and only it) uses the kernel's UAPI headers (seccomp, BPF,
 # capabilities): musl ships none, so they come from Debian's linux-libc-dev,
 # linked into a folder of their own so that no glibc header is on the path.
-UAPI_DIR := $(GEN_DIR)/uapi
 $(UAPI_DIR)/.done:
 	@mkdir -p $(UAPI_DIR)
 	@for d in /usr/include/linux /usr/include/asm-generic /usr/include/$$(gcc -print-multiarch)/asm; do \
@@ -149,7 +173,7 @@ $(B)/tests/seccomp_test_main: $(B)/obj/tests/unit/seccomp_test_main.o $(APP_LIB)
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(APP_LIB) $(LIBS)
 
 # tests/bench/middleware-overhead.sh: the same service without its
-# middleware (serve.c built with BULWARK_BENCH_BARE); not part of `binaries`.
+# middleware (serve.c built with BULWARK_BENCH_BARE).
 $(B)/obj/bench/serve-bare.o: app/serve.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $< (bare, for the bench)"
@@ -158,5 +182,10 @@ $(B)/bench/bulwark-bare: $(B)/obj/app/main.o $(B)/obj/bench/serve-bare.o $(APP_L
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $(B)/obj/app/main.o $(B)/obj/bench/serve-bare.o $(APP_LIB) $(LIBS)
+
+$(B)/tests/jansson_seed_main: $(B)/obj/tests/unit/jansson_seed_main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(DEPS_DIR)/jansson/lib/libjansson.a
 
 -include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d

@@ -62,7 +62,7 @@ stage_key() {  # stage_key NAME [EXTRA...]: hash of everything that decides the 
         printf '%s\n' "$HARDEN_CFLAGS" | sed "s|$ROOT|ROOT|g"
         for f in "$ROOT/deps/build/$name".* "$ROOT/deps/patches/$name"/* \
                  "$ROOT/deps/config/$name"/*; do
-            [ -f "$f" ] && { echo "${f#$ROOT/}"; cat "$f"; }
+            [ -f "$f" ] && { echo "${f#"$ROOT"/}"; cat "$f"; }
         done
         printf '%s\n' "$@"
     } | sha256sum | cut -c1-16
@@ -305,6 +305,8 @@ stage_image() {
     say "image: secrets-demo.img, disk.raw, disk.qcow2"
     "$ROOT/image/mksecrets" "$B/demo/secrets" "$out/secrets-demo.img"
     "$ROOT/image/mkdisk" --kernel "$out/bzImage" --out "$out"
+    say "image: sbom.spdx.json"
+    "$ROOT/image/sbom" --image-dir "$out" --out "$out/sbom.spdx.json"
     (
         cd "$out"
         names=()

@@ -55,6 +55,7 @@ static size_t escape_ascii(char out[6], unsigned char c)
         return 2;
     }
     if (c < 0x20 || c == 0x7f) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): 4 bytes of an escape, the length is returned */
         memcpy(out, "\\u00", 4);
         out[4] = hexdigits[c >> 4];
         out[5] = hexdigits[c & 0xf];

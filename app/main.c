@@ -57,7 +57,7 @@ static int usage_error(const char *hint, const char *fmt, ...)
 
     fputs("bulwark: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(stderr, fmt, ap); /* Flawfinder: ignore (format attribute checks callers) */
     va_end(ap);
     fprintf(stderr, "\nusage: %s\n", hint);
     return EXIT_USAGE;
@@ -94,6 +94,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
     size_t len = strlen(name);
     const char *arg = argv[*i];
 
+    /* NOLINTNEXTLINE(clang-analyzer-unix.cstring.NullArg): argv[i] is not NULL for i < argc (C11 5.1.2.2.1) */
     if (strncmp(arg, name, len) != 0)
         return NULL;
     if (arg[len] == '=')
@@ -162,6 +163,8 @@ static int cmd_serve(int argc, char **argv)
 
     if (a.opts.https == NULL || a.opts.http == NULL) {
         fprintf(stderr, "bulwark: error: out of memory\n");
+        free(a.opts.https);
+        free(a.opts.http);
         return 1;
     }
     for (int i = 0; i < argc; ++i) {

@@ -142,7 +142,7 @@ int bulwark_secrets_memory_add(const char *mount, const char *name, const void *
         return -1;
     memory.files = grown;
     memset(grown + memory.count, 0, sizeof(*grown));
-    strcpy(grown[memory.count].name, name);
+    memcpy(grown[memory.count].name, name, strlen(name) + 1); /* length checked above */
     if (copy_bytes(bytes, len, &grown[memory.count].data) != 0)
         return -1;
     ++memory.count;

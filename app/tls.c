@@ -69,7 +69,7 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vsnprintf(err, errlen, fmt, ap); /* Flawfinder: ignore (fmt is checked at each caller: format attribute) */
     va_end(ap);
 }
 
@@ -80,7 +80,7 @@ static void mbedtls_reason(int ret, char *buf, size_t len)
 
 static int is_pem(const bulwark_secret_t *f)
 {
-    return strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
+    return f->bytes != NULL && strstr((const char *)f->bytes, "-----BEGIN ") != NULL;
 }
 
 /* PEM is parsed with its terminating NUL, DER without */
@@ -120,7 +120,8 @@ static int is_encrypted_key_error(int ret, const bulwark_secret_t *f)
     /* legacy "Proc-Type: 4,ENCRYPTED" PEM and PKCS#8 "ENCRYPTED PRIVATE KEY"
      * fail earlier when the cipher they name is not built in */
     const char *text = (const char *)f->bytes;
-    return strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL || strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL;
+    return text != NULL && (strstr(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
+                            strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL);
 }
 
 static int load_key(bulwark_tls_t *tls, const char *path, char *err, size_t errlen)
@@ -167,6 +168,9 @@ static int seed_drbg(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *en
         say(err, errlen, "cannot seed the random generator: %s", why);
         return -1;
     }
+    /* reseeded from the kernel before every draw (TLS 1.2 key exchange,
+     * randoms, ticket keys): a cloned VM or process does not repeat them */
+    mbedtls_ctr_drbg_set_prediction_resistance(drbg, MBEDTLS_CTR_DRBG_PR_ON);
     return 0;
 }
 

@@ -103,6 +103,7 @@ bulwark_workers_t *bulwark_workers_new(size_t threads, char *err, size_t errlen)
         snprintf(err, errlen, "worker threads must be 1 to %d, not %zu", BULWARK_WORKERS_THREADS_MAX, threads);
         return NULL;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): musl's pthread_t is a pointer type; this is sizeof(pthread_t) */
     if ((w = calloc(1, sizeof(*w))) == NULL || (w->threads = calloc(threads, sizeof(*w->threads))) == NULL) {
         free(w);
         snprintf(err, errlen, "out of memory");
@@ -153,7 +154,7 @@ static void on_jobs_back(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
     }
 }
 
-static bulwark_workers_loop_t *find_loop(bulwark_workers_t *w, h2o_context_t *ctx, bulwark_workers_loop_t ***slot)
+static bulwark_workers_loop_t *find_loop(bulwark_workers_t *w, const h2o_context_t *ctx, bulwark_workers_loop_t ***slot)
 {
     bulwark_workers_loop_t **p;
 

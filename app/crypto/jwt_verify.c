@@ -615,7 +615,7 @@ bulwark_jwt_reason_t bulwark_jwt_verify(const char *token, size_t len, const bul
         bulwark_jwt_claims_free(claims);
         return r;
     }
-    strcpy(claims->kid, key->kid);
+    memcpy(claims->kid, key->kid, strlen(key->kid) + 1); /* a key's kid is at most BULWARK_JWT_KID_MAX */
     return BULWARK_JWT_OK;
 }
 

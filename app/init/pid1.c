@@ -223,7 +223,7 @@ static void init_hash(char *hex)
     unsigned char buf[65536];
     ssize_t n;
 
-    strcpy(hex, "unknown");
+    snprintf(hex, 65, "%s", "unknown");
     if (fd == -1)
         return;
     mbedtls_sha256_init(&ctx);
@@ -540,10 +540,10 @@ void bulwark_init_main(void)
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
     /* Ctrl-Alt-Del: SIGINT to PID 1 instead of an immediate reboot */
-    reboot(RB_DISABLE_CAD);
+    (void)reboot(RB_DISABLE_CAD);
     mount_basics();
     wait_for_entropy();
     load_policy();

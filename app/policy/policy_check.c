@@ -58,6 +58,7 @@ static void finding(rule_out_t *o, bulwark_check_level_t level, const char *fmt,
     if (used >= sizeof(o->what) - 1)
         return;
     va_start(ap, fmt);
+    /* Flawfinder: ignore (format attribute checks callers) */
     vsnprintf(o->what + used, sizeof(o->what) - used, fmt, ap);
     va_end(ap);
 }
@@ -68,7 +69,7 @@ static void passed(rule_out_t *o, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(o->pass, sizeof(o->pass), fmt, ap);
+    vsnprintf(o->pass, sizeof(o->pass), fmt, ap); /* Flawfinder: ignore (format attribute checks callers) */
     va_end(ap);
 }
 
@@ -79,7 +80,7 @@ static int production(const bulwark_policy_t *p)
 
 static const char *method_label(unsigned methods, char *buf, size_t len)
 {
-    pol_format_methods(buf, len, methods & ~(unsigned)BULWARK_METHOD_HEAD ? methods & ~(unsigned)BULWARK_METHOD_HEAD : methods);
+    pol_format_methods(buf, len, (methods & ~(unsigned)BULWARK_METHOD_HEAD) ? methods & ~(unsigned)BULWARK_METHOD_HEAD : methods);
     return buf;
 }
 

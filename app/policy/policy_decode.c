@@ -26,7 +26,7 @@ int pol_fail(loader_t *l, const ynode_t *n, const char *fmt, ...)
     if (k < 0 || (size_t)k >= l->errlen)
         return -1;
     va_start(ap, fmt);
-    vsnprintf(l->err + k, l->errlen - (size_t)k, fmt, ap);
+    vsnprintf(l->err + k, l->errlen - (size_t)k, fmt, ap); /* Flawfinder: ignore (format attribute checks callers) */
     va_end(ap);
     return -1;
 }

@@ -162,7 +162,7 @@ static const char default_inline_type[] = "text/html; charset=utf-8";
 #define LIST_DECODER(fn, type, member, what, max, why, elem)                                                                    \
     static int fn(loader_t *l, const ynode_t *n, void *obj, const field_t *f)                                                  \
     {                                                                                                                          \
-        type *o = obj;                                                                                                         \
+        type *o = obj; /* NOLINT(bugprone-macro-parentheses): type names a type, (type) would not parse */            \
         void *arr;                                                                                                             \
         (void)f;                                                                                                               \
         if (pol_decode_list(l, n, what, max, why, sizeof(*o->member), elem, &arr, &o->num_##member) != 0)                          \
@@ -1555,7 +1555,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     }
     /* one byte more than allowed tells "too large" from "exactly the limit" */
     if ((buf = malloc(POLICY_FILE_MAX + 1)) == NULL) {
-        fclose(f);
+        (void)fclose(f); /* read-only stream: nothing to lose */
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
@@ -1565,7 +1565,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
         free(buf);
         buf = NULL;
     }
-    fclose(f);
+    (void)fclose(f);
     return buf;
 }
 

@@ -162,7 +162,7 @@ static int host_ipv6(const char *s, bulwark_host_pattern_t *h, char *buf, const 
         return fail(expected, "an IPv6 address in brackets, e.g. [::1] (without a port)");
     buf[0] = '[';
     inet_ntop(AF_INET6, h->addr, buf + 1, INET6_ADDRSTRLEN);
-    strcat(buf, "]");
+    memcpy(buf + strlen(buf), "]", 2);
     h->kind = BULWARK_HOST_IPV6;
     return 0;
 }
@@ -314,9 +314,10 @@ static int valid_authority(const char *s, char *host, int *port)
         host[len - 2] = '\0';
         return valid_host(host, 1);
     }
-    if (strlen(s) > HOSTNAME_MAX)
+    size_t len = strlen(s);
+    if (len > HOSTNAME_MAX)
         return 0;
-    strcpy(host, s);
+    memcpy(host, s, len + 1);
     return valid_host(host, 0);
 }
 
@@ -361,7 +362,8 @@ int pol_value_url(const char *s, bulwark_route_proxy_t *u, char *host_buf, char 
     if (!valid_authority(auth, host_buf, &port))
         return fail(expected, want);
     u->port = (uint16_t)(port >= 0 ? port : (u->https ? 443 : 80));
-    strcpy(path_buf, slash ? slash : "/");
+    /* path_buf holds at least strlen(s) + 1 bytes (the caller's contract) */
+    memcpy(path_buf, slash ? slash : "/", (slash ? strlen(slash) : 1) + 1);
     if (slash != NULL && pol_value_plain_path(path_buf, expected) != 0)
         return fail(expected, want);
     u->host.base = host_buf;

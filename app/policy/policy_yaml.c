@@ -119,6 +119,7 @@ static int vec_push(vec_t *vec, ynode_t *n)
 {
     if (vec->n == vec->cap) {
         size_t cap = vec->cap ? vec->cap * 2 : 8;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized per pointer */
         ynode_t **v = realloc(vec->v, cap * sizeof(*v));
         if (v == NULL)
             return -1;
@@ -138,7 +139,7 @@ static int fail_at(builder_t *b, size_t line, size_t column, const char *fmt, ..
     if (n < 0 || (size_t)n >= b->errlen)
         return -1;
     va_start(ap, fmt);
-    vsnprintf(b->err + n, b->errlen - n, fmt, ap);
+    vsnprintf(b->err + n, b->errlen - n, fmt, ap); /* Flawfinder: ignore (format attribute checks callers) */
     va_end(ap);
     return -1;
 }
@@ -238,9 +239,11 @@ static ynode_t *build_node(builder_t *b, yaml_event_t *ev, unsigned depth);
 
 static ynode_t **vec_to_arena(builder_t *b, const vec_t *vec)
 {
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized per pointer */
     ynode_t **v = pol_arena_calloc(b->arena, vec->n ? vec->n : 1, sizeof(*v));
 
     if (v != NULL && vec->n != 0)
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized per pointer */
         memcpy(v, vec->v, vec->n * sizeof(*v));
     return v;
 }
@@ -292,7 +295,9 @@ static int split_mapping(builder_t *b, ynode_t *n, const vec_t *children)
     size_t i;
 
     n->count = children->n / 2;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized per pointer */
     n->keys = pol_arena_calloc(b->arena, n->count ? n->count : 1, sizeof(*n->keys));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sized per pointer */
     n->items = pol_arena_calloc(b->arena, n->count ? n->count : 1, sizeof(*n->items));
     if (n->keys == NULL || n->items == NULL)
         return fail_at(b, n->line - 1, n->column - 1, "out of memory");

@@ -171,6 +171,7 @@ static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     int n;
 
     va_start(ap, fmt);
+    /* Flawfinder: ignore (format attribute checks callers) */
     n = vsnprintf(*len < cap ? buf + *len : NULL, *len < cap ? cap - *len : 0, fmt, ap);
     va_end(ap);
     if (n > 0)

@@ -139,7 +139,7 @@ static h2o_iovec_t allow_value(h2o_mem_pool_t *pool, unsigned bits)
         if ((bits & methods[i].bit) == 0)
             continue;
         if (len != 0) {
-            memcpy(buf + len, ", ", 2);
+            memcpy(buf + len, ", ", 2); /* NOLINT(bugprone-not-null-terminated-result): a length-counted value */
             len += 2;
         }
         memcpy(buf + len, methods[i].name, methods[i].len);

@@ -12,6 +12,7 @@
  * handler passes it the requests of its route only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,10 +67,13 @@ int bulwark_static_dir_register(h2o_pathconf_t *pathconf, const bulwark_route_t 
 
     /* in the image the serving process sees no directory but its resolver's
      * files: say so at start-up rather than answer 404 for every file */
-    if (access(route->static_.dir.base, R_OK | X_OK) != 0) {
+    int fd = open(route->static_.dir.base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd == -1) {
         snprintf(err, errlen, "route %s: static dir %s: %s", route->path.base, route->static_.dir.base, strerror(errno));
         return -1;
     }
+    close(fd);
     prefix = bulwark_route_literal_prefix(route);
     self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;

@@ -11,10 +11,10 @@ sed -e "s/@JANSSON_MAJOR_VERSION@/$major/; s/@JANSSON_MINOR_VERSION@/$minor/" \
     -e 's/@json_have_localeconv@/1/; s/@json_have_atomic_builtins@/1/' \
     -e 's/@json_have_sync_builtins@/1/' \
     src/jansson_config.h.in >src/jansson_config.h
-# The private config autotools would write. No USE_URANDOM: the appliance
-# has no /dev/urandom. Its hash-table seed (defence against hash flooding)
-# is set by the service at start-up with json_object_seed() from the
-# getrandom-fed DRBG instead.
+# The private config autotools would write. The hash-table seed (defence
+# against hash flooding, CVE-2013-6401) comes from getentropy(), added by
+# deps/patches/jansson/0001: no /dev/urandom needed, and never the
+# clock-and-pid fallback jansson takes without USE_URANDOM.
 cat >src/jansson_private_config.h <<'CONF'
 #define HAVE_STDINT_H 1
 #define HAVE_UNISTD_H 1
@@ -28,8 +28,10 @@ cat >src/jansson_private_config.h <<'CONF'
 #define HAVE_ATOMIC_BUILTINS 1
 #define HAVE_SYNC_BUILTINS 1
 #define INITIAL_HASHTABLE_ORDER 3
+#define USE_GETENTROPY 1
 CONF
 for f in src/*.c; do
+    # shellcheck disable=SC2086 # CFLAGS is a list of flags: split on purpose
     $CC $CFLAGS -DHAVE_CONFIG_H -Isrc -c "$f" -o "obj/$(basename "${f%.c}").o"
 done
 ar rcsD "$PREFIX/lib/libjansson.a" obj/*.o

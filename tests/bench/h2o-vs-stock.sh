@@ -39,7 +39,9 @@ TOTAL_LIMIT_S=290   # the whole comparison stays under 5 minutes
 
 die() { echo "h2o-vs-stock: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "no bulwark binary at $BIN (build it with ./build.sh, or set BULWARK_BIN)"
-[ -r "$CERT" ] && [ -r "$KEY" ] || die "no demo certificate/key under $DEMO/secrets (set BULWARK_DEMO)"
+if [ ! -r "$CERT" ] || [ ! -r "$KEY" ]; then
+    die "no demo certificate/key under $DEMO/secrets (set BULWARK_DEMO)"
+fi
 STOCK=$(command -v h2o || true)
 [ -n "$STOCK" ] || die "stock h2o not installed: apt-get install h2o"
 command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
@@ -50,7 +52,7 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 START=$(date +%s)
@@ -128,7 +130,8 @@ $out"
 }
 
 measure() {  # server pid port mode rep
-    local server=$1 pid=$2 port=$3 mode=$4 rep=$5 url="https://127.0.0.1:$3/healthz"
+    local server=$1 pid=$2 port=$3 mode=$4 rep=$5
+    local url="https://127.0.0.1:$port/healthz"
     local t0 t1 r reqs=0 secs=0
     t0=$(cpu_ticks "$pid")
     case $mode in

@@ -26,6 +26,7 @@ command -v h2load >/dev/null || die "h2load not installed: apt-get install nghtt
 
 WORK=$(mktemp -d /tmp/bulwark-jwtbench.XXXXXX)
 PIDS=()
+declare -A PORT PID
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -38,12 +39,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 CLK_TCK=$(getconf CLK_TCK)
 
-start() {  # start NAME BIN -> sets PORT_NAME, PID_NAME
+start() {  # start NAME BIN -> PORT[NAME], PID[NAME]
     local port; port=$(free_port)
     "$2" serve --https "127.0.0.1:$port" --policy "$WORK/policy.yaml" --secrets "$DEMO/secrets" \
         --threads "$THREADS" >"$WORK/$1.log" 2>"$WORK/$1.err" &
     PIDS+=("$!")
-    eval "PORT_$1=$port PID_$1=$!"
+    PORT[$1]=$port
+    PID[$1]=$!
     for _ in $(seq 100); do
         curl -sk "https://localhost:$port/healthz" >/dev/null 2>&1 && return 0
         sleep 0.1
@@ -54,18 +56,17 @@ start before "$BEFORE"
 start after "$AFTER"
 
 PASSWORD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["alice"])' "$DEMO/credentials.json")
-TOKEN=$(curl -sk "https://localhost:$PORT_after/api/auth/login" -H 'content-type: application/json' \
+TOKEN=$(curl -sk "https://localhost:${PORT[after]}/api/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"alice\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 [ -n "$TOKEN" ] || die "login failed"
 
 : >"$WORK/results"
-for rep in $(seq "$REPS"); do
+for _ in $(seq "$REPS"); do
     for who in before after; do
-        port_var=PORT_$who; pid_var=PID_$who
-        t0=$(cpu_ticks "${!pid_var}")
+        t0=$(cpu_ticks "${PID[$who]}")
         out=$(timeout 120 h2load -n "$N" -c "$C" -m "$M" -H "authorization: Bearer $TOKEN" \
-            "https://localhost:${!port_var}/api/users/me" 2>&1) || die "h2load failed: $out"
-        t1=$(cpu_ticks "${!pid_var}")
+            "https://localhost:${PORT[$who]}/api/users/me" 2>&1) || die "h2load failed: $out"
+        t1=$(cpu_ticks "${PID[$who]}")
         ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
         [ "$ok" = "$N" ] || die "$who: not every request got 2xx: $(echo "$out" | grep 'status codes')"
         rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')

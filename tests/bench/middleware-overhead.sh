@@ -28,6 +28,7 @@ command -v h2load >/dev/null || die "h2load not installed: apt-get install nghtt
 
 WORK=$(mktemp -d /tmp/bulwark-mwbench.XXXXXX)
 PIDS=()
+declare -A PORT PID
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
@@ -43,7 +44,8 @@ start() {  # start NAME BIN
     "$2" serve --https "127.0.0.1:$port" --policy "$WORK/policy.yaml" --secrets "$DEMO/secrets" \
         --threads "$THREADS" >"$WORK/$1.log" 2>"$WORK/$1.err" &
     PIDS+=("$!")
-    eval "PORT_$1=$port PID_$1=$!"
+    PORT[$1]=$port
+    PID[$1]=$!
     for _ in $(seq 100); do
         curl -sk "https://localhost:$port/healthz" >/dev/null 2>&1 && return 0
         sleep 0.1
@@ -53,18 +55,17 @@ start() {  # start NAME BIN
 start full "$FULL"
 start bare "$BARE"
 # the bare server really is bare: no security headers
-curl -skI "https://localhost:$PORT_bare/healthz" | grep -qi '^strict-transport-security' && die "bulwark-bare has middleware"
-curl -skI "https://localhost:$PORT_full/healthz" | grep -qi '^strict-transport-security' || die "the full server has no HSTS"
+curl -skI "https://localhost:${PORT[bare]}/healthz" | grep -qi '^strict-transport-security' && die "bulwark-bare has middleware"
+curl -skI "https://localhost:${PORT[full]}/healthz" | grep -qi '^strict-transport-security' || die "the full server has no HSTS"
 
 : >"$WORK/results"
-for rep in $(seq "$REPS"); do
+for _ in $(seq "$REPS"); do
     for load in h1 h2; do
         for who in full bare; do
-            port_var=PORT_$who; pid_var=PID_$who
             if [ "$load" = h1 ]; then n=$H1_N; args=(--h1 -n "$n" -c 50); else n=$H2_N; args=(-n "$n" -c 50 -m 10); fi
-            t0=$(cpu_ticks "${!pid_var}")
-            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${!port_var}/healthz" 2>&1) || die "h2load failed: $out"
-            t1=$(cpu_ticks "${!pid_var}")
+            t0=$(cpu_ticks "${PID[$who]}")
+            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${PORT[$who]}/healthz" 2>&1) || die "h2load failed: $out"
+            t1=$(cpu_ticks "${PID[$who]}")
             ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
             [ "$ok" = "$n" ] || die "$who $load: not every request got 2xx: $(echo "$out" | grep 'status codes')"
             rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')

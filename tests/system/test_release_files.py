@@ -10,7 +10,7 @@ import subprocess
 from .conftest import IMAGE, REPO, release_file, require
 
 RELEASE_FILES = ["System.map", "bulwark", "bzImage", "config", "disk.qcow2", "disk.raw",
-                 "initramfs.cpio", "secrets-demo.img", "vmlinux"]
+                 "initramfs.cpio", "sbom.spdx.json", "secrets-demo.img", "vmlinux"]
 BIN = os.environ.get("BULWARK_BIN") or os.path.join(REPO, "build", "bin", "bulwark")
 
 

@@ -20,7 +20,7 @@ static void cat(const char *tag, const char *path)
 	if (!f) { printf("testinit: %s: cannot open %s\n", tag, path); return; }
 	while (fgets(buf, sizeof buf, f))
 		printf("testinit: %s: %s", tag, buf);
-	fclose(f);
+	(void)fclose(f); /* read-only */
 }
 
 int main(void)
@@ -39,11 +39,20 @@ int main(void)
 	mount("devtmpfs", "/dev", "devtmpfs", 0, 0);
 	int fd = open("/dev/console", O_WRONLY);
 	if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); }
-	setvbuf(stdout, 0, _IOLBF, 0);
+	(void)setvbuf(stdout, 0, _IOLBF, 0); /* fails only for a bad mode */
 	FILE *f = fopen("/proc/uptime", "r");
-	if (f) { fgets(up, sizeof up, f); fclose(f); up[strcspn(up, " ")] = 0; }
+	if (f) {
+		if (!fgets(up, sizeof up, f))
+			memcpy(up, "?", 2);
+		(void)fclose(f);
+		up[strcspn(up, " ")] = 0;
+	}
 	f = fopen("/proc/cmdline", "r");
-	if (f) { fgets(cmdline, sizeof cmdline, f); fclose(f); }
+	if (f) {
+		if (!fgets(cmdline, sizeof cmdline, f))
+			cmdline[0] = 0;
+		(void)fclose(f);
+	}
 	printf("BULWARK-TESTINIT-READY uptime=%s\n", up);
 	printf("testinit: cmdline: %s", cmdline);
 	cat("pnp", "/proc/net/pnp");

@@ -2,8 +2,8 @@
 KVM probe succeeded, each with a hard time limit after which it is killed.
 
 Two image folders:
-  build/image       the release image (bulwark as /init): inspected, not booted
-                    here until PID 1 lands ($BULWARK_IMAGE overrides)
+  build/image       the release image (bulwark as /init): inspected, and booted
+                    by test_appliance.py ($BULWARK_IMAGE overrides)
   build/image-test  the same kernel relinked with tests/system/testinit.c as
                     /init, and its disk ($BULWARK_TEST_IMAGE overrides)
 

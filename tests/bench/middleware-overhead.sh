@@ -9,7 +9,9 @@
 #   tests/bench/middleware-overhead.sh
 #
 # Loads (REPS alternating runs each): HTTP/1.1 keep-alive
-# (h2load --h1 -n H1_N -c 50) and HTTP/2 (h2load -n H2_N -c 50 -m 10).
+# (h2load --h1 -n H1_N -c 50) and HTTP/2 (h2load -n H2_N -c 50 -m 10) on
+# the builtin JSON route /healthz, and HTTP/2 on a path no route has (the
+# JSON 404 of the router's fallback).
 # The default policy's general limit (100/min) is raised to the schema's
 # maximum for the run; nothing else changes.  Reported: median req/s,
 # ratio full/bare, server CPU µs per request.
@@ -24,7 +26,7 @@ REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1
 die() { echo "middleware-overhead: $*" >&2; exit 1; }
 for b in "$FULL" "$BARE"; do [ -x "$b" ] || die "no binary at $b (./build.sh builds both)"; done
 command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
-[ $(( REPS * (H1_N + H2_N) )) -le 1000000 ] || die "REPS*(H1_N+H2_N) must stay within the 1,000,000 limit"
+[ $(( REPS * (H1_N + 2 * H2_N) )) -le 1000000 ] || die "REPS*(H1_N+2*H2_N) must stay within the 1,000,000 limit"
 
 WORK=$(mktemp -d /tmp/bulwark-mwbench.XXXXXX)
 PIDS=()
@@ -60,14 +62,23 @@ curl -skI "https://localhost:${PORT[full]}/healthz" | grep -qi '^strict-transpor
 
 : >"$WORK/results"
 for _ in $(seq "$REPS"); do
-    for load in h1 h2; do
+    for load in h1 h2 h2-404; do
         for who in full bare; do
-            if [ "$load" = h1 ]; then n=$H1_N; args=(--h1 -n "$n" -c 50); else n=$H2_N; args=(-n "$n" -c 50 -m 10); fi
+            path=/healthz code=2xx
+            case $load in
+            h1) n=$H1_N; args=(--h1 -n "$n" -c 50) ;;
+            h2) n=$H2_N; args=(-n "$n" -c 50 -m 10) ;;
+            h2-404) n=$H2_N; args=(-n "$n" -c 50 -m 10); path=/no-such-route code=4xx ;;
+            esac
             t0=$(cpu_ticks "${PID[$who]}")
-            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${PORT[$who]}/healthz" 2>&1) || die "h2load failed: $out"
+            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${PORT[$who]}$path" 2>&1) || die "h2load failed: $out"
             t1=$(cpu_ticks "${PID[$who]}")
-            ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
-            [ "$ok" = "$n" ] || die "$who $load: not every request got 2xx: $(echo "$out" | grep 'status codes')"
+            if [ "$code" = 2xx ]; then
+                ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
+            else
+                ok=$(echo "$out" | sed -n 's/.*status codes: .*, \([0-9]*\) 4xx.*/\1/p')
+            fi
+            [ "$ok" = "$n" ] || die "$who $load: not every request got $code: $(echo "$out" | grep 'status codes')"
             rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
             echo "$load $who $rps $(( (t1 - t0) * 1000000 / CLK_TCK / n ))" >>"$WORK/results"
         done
@@ -77,9 +88,9 @@ done
 python3 - "$WORK/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-print("/healthz, one server thread, medians")
+print("/healthz (h1, h2) and a 404 (h2-404), one server thread, medians")
 print("%-5s %12s %12s %8s %14s %14s" % ("load", "full req/s", "bare req/s", "ratio", "full CPU us", "bare CPU us"))
-for load in ("h1", "h2"):
+for load in ("h1", "h2", "h2-404"):
     m = {w: (statistics.median(float(r[2]) for r in rows if r[0] == load and r[1] == w),
              statistics.median(int(r[3]) for r in rows if r[0] == load and r[1] == w)) for w in ("full", "bare")}
     print("%-5s %12.0f %12.0f %8.2f %14d %14d" % (load, m["full"][0], m["bare"][0], m["full"][0] / m["bare"][0],

@@ -162,14 +162,16 @@ static int register_file_and_proxy_routes(h2o_pathconf_t *pathconf, const bulwar
 
 #ifdef BULWARK_BENCH_BARE
 /* Only in build/bench/bulwark-bare (tests/bench/middleware-overhead.sh),
- * never in the product: the same server with the router and the builtin
- * routes but no middleware, filter or logger, to measure what the chain
+ * never in the product: the same server with the router and the routes
+ * (builtin, static, proxy) but no middleware, filter or logger, to measure what the chain
  * costs. */
 static int register_https_chain(h2o_pathconf_t *root, struct st_server_t *s)
 {
     bulwark_router_match_register(root, s->policy);
     bulwark_healthz_register(root);
     bulwark_demo_api_register(root, s->demo_api);
+    if (register_file_and_proxy_routes(root, s->policy) != 0)
+        return -1;
     bulwark_router_fallback_register(root);
     return 0;
 }

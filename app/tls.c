@@ -193,17 +193,27 @@ static int setup_resumption(bulwark_tls_t *tls, char *err, size_t errlen)
 }
 
 /* the policy's lists copied into the zero-terminated arrays conf points at */
-static int copy_lists(bulwark_tls_t *tls, const bulwark_policy_tls_t *policy, char *err, size_t errlen)
+/* suites and groups as mbedTLS wants them, for the server and the client;
+ * 0, or -1 when a list is empty or too long */
+static int copy_suites_and_groups(int *suites, uint16_t *groups, const bulwark_policy_tls_t *policy)
 {
     if (policy->num_ciphersuites == 0 || policy->num_ciphersuites > CIPHERSUITES_MAX || policy->num_groups == 0 ||
-        policy->num_groups > GROUPS_MAX || policy->num_alpn == 0 || policy->num_alpn > ALPN_MAX) {
+        policy->num_groups > GROUPS_MAX)
+        return -1;
+    for (size_t i = 0; i != policy->num_ciphersuites; ++i)
+        suites[i] = policy->ciphersuites[i];
+    for (size_t i = 0; i != policy->num_groups; ++i)
+        groups[i] = policy->groups[i];
+    return 0;
+}
+
+static int copy_lists(bulwark_tls_t *tls, const bulwark_policy_tls_t *policy, char *err, size_t errlen)
+{
+    if (copy_suites_and_groups(tls->ciphersuites, tls->groups, policy) != 0 || policy->num_alpn == 0 ||
+        policy->num_alpn > ALPN_MAX) {
         say(err, errlen, "the policy's tls lists are empty or too long");
         return -1;
     }
-    for (size_t i = 0; i != policy->num_ciphersuites; ++i)
-        tls->ciphersuites[i] = policy->ciphersuites[i];
-    for (size_t i = 0; i != policy->num_groups; ++i)
-        tls->groups[i] = policy->groups[i];
     for (size_t i = 0; i != policy->num_alpn; ++i)
         tls->alpn[i] = h2o_iovec_init(policy->alpn[i].base, policy->alpn[i].len);
     return 0;
@@ -303,14 +313,10 @@ static int setup_client_config(bulwark_tls_client_t *c, const bulwark_policy_tls
     char why[128];
     int ret;
 
-    if (policy->num_ciphersuites > CIPHERSUITES_MAX || policy->num_groups > GROUPS_MAX) {
-        say(err, errlen, "the policy's tls lists are too long");
+    if (copy_suites_and_groups(c->ciphersuites, c->groups, policy) != 0) {
+        say(err, errlen, "the policy's tls lists are empty or too long");
         return -1;
     }
-    for (size_t i = 0; i != policy->num_ciphersuites; ++i)
-        c->ciphersuites[i] = policy->ciphersuites[i];
-    for (size_t i = 0; i != policy->num_groups; ++i)
-        c->groups[i] = policy->groups[i];
     if ((ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
         mbedtls_reason(ret, why, sizeof(why));
@@ -321,10 +327,8 @@ static int setup_client_config(bulwark_tls_client_t *c, const bulwark_policy_tls
     /* the bar the policy sets for clients holds for upstreams too */
     mbedtls_ssl_conf_min_tls_version(conf, (mbedtls_ssl_protocol_version)policy->min_version);
     mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
-    if (policy->num_ciphersuites != 0)
-        mbedtls_ssl_conf_ciphersuites(conf, c->ciphersuites);
-    if (policy->num_groups != 0)
-        mbedtls_ssl_conf_groups(conf, c->groups);
+    mbedtls_ssl_conf_ciphersuites(conf, c->ciphersuites);
+    mbedtls_ssl_conf_groups(conf, c->groups);
     /* the chain must lead to the route's CA, and the name must match the
      * upstream's host (h2o sets it with mbedtls_ssl_set_hostname) */
     mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);

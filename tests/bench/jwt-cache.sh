@@ -35,25 +35,12 @@ sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' \
     "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
 "$AFTER" policy check "$WORK/policy.yaml" >/dev/null || die "the bench policy fails policy check"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# shellcheck source=tests/bench/common.sh
+. "$ROOT/tests/bench/common.sh"
 CLK_TCK=$(getconf CLK_TCK)
 
-start() {  # start NAME BIN -> PORT[NAME], PID[NAME]
-    local port; port=$(free_port)
-    "$2" serve --https "127.0.0.1:$port" --policy "$WORK/policy.yaml" --secrets "$DEMO/secrets" \
-        --threads "$THREADS" >"$WORK/$1.log" 2>"$WORK/$1.err" &
-    PIDS+=("$!")
-    PORT[$1]=$port
-    PID[$1]=$!
-    for _ in $(seq 100); do
-        curl -sk "https://localhost:$port/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    die "$1 did not start: $(cat "$WORK/$1.err")"
-}
-start before "$BEFORE"
-start after "$AFTER"
+start_bulwark before "$BEFORE" "$WORK/policy.yaml"
+start_bulwark after "$AFTER" "$WORK/policy.yaml"
 
 PASSWORD=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["alice"])' "$DEMO/credentials.json")
 TOKEN=$(curl -sk "https://localhost:${PORT[after]}/api/auth/login" -H 'content-type: application/json' \

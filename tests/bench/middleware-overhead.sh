@@ -37,25 +37,12 @@ trap cleanup EXIT
 sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
 "$FULL" policy check "$WORK/policy.yaml" >/dev/null || die "the bench policy fails policy check"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# shellcheck source=tests/bench/common.sh
+. "$ROOT/tests/bench/common.sh"
 CLK_TCK=$(getconf CLK_TCK)
 
-start() {  # start NAME BIN
-    local port; port=$(free_port)
-    "$2" serve --https "127.0.0.1:$port" --policy "$WORK/policy.yaml" --secrets "$DEMO/secrets" \
-        --threads "$THREADS" >"$WORK/$1.log" 2>"$WORK/$1.err" &
-    PIDS+=("$!")
-    PORT[$1]=$port
-    PID[$1]=$!
-    for _ in $(seq 100); do
-        curl -sk "https://localhost:$port/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    die "$1 did not start: $(cat "$WORK/$1.err")"
-}
-start full "$FULL"
-start bare "$BARE"
+start_bulwark full "$FULL" "$WORK/policy.yaml"
+start_bulwark bare "$BARE" "$WORK/policy.yaml"
 # the bare server really is bare: no security headers
 curl -skI "https://localhost:${PORT[bare]}/healthz" | grep -qi '^strict-transport-security' && die "bulwark-bare has middleware"
 curl -skI "https://localhost:${PORT[full]}/healthz" | grep -qi '^strict-transport-security' || die "the full server has no HSTS"

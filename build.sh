@@ -198,7 +198,7 @@ kernel_key() {  # hash of everything that decides the kernel, /init aside
         lock_block linux
         for f in "$ROOT/deps/build/linux.sh" "$ROOT/image/kernel/bulwark.config" \
                  "$ROOT/image/kernel/initramfs.list" "$ROOT/deps/patches/linux"/*; do
-            if [ -f "$f" ]; then echo "${f#$ROOT/}"; cat "$f"; fi
+            if [ -f "$f" ]; then echo "${f#"$ROOT"/}"; cat "$f"; fi
         done
         gcc --version | head -1
         ld --version | head -1

@@ -24,8 +24,6 @@
 
 #define EXIT_USAGE 2
 
-/* more threads than this is a typo, not a machine */
-#define THREADS_MAX 256
 
 #define SERVE_SYNOPSIS                                                                                                             \
     "bulwark serve --https ADDR:PORT [--https ADDR:PORT ...] [--http ADDR:PORT ...] [--policy FILE] [--secrets DIR] "              \
@@ -65,15 +63,6 @@ static int usage_error(const char *hint, const char *fmt, ...)
 
 #define serve_usage_error(...) usage_error(SERVE_SYNOPSIS, __VA_ARGS__)
 
-static size_t online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    if (n < 1)
-        return 1;
-    return n > THREADS_MAX ? THREADS_MAX : (size_t)n;
-}
-
 static int parse_threads(const char *text, size_t *out)
 {
     char *end;
@@ -82,7 +71,7 @@ static int parse_threads(const char *text, size_t *out)
     if (text[0] < '0' || text[0] > '9')
         return -1;
     n = strtol(text, &end, 10);
-    if (*end != '\0' || n < 1 || n > THREADS_MAX)
+    if (*end != '\0' || n < 1 || n > BULWARK_SERVE_THREADS_MAX)
         return -1;
     *out = (size_t)n;
     return 0;
@@ -148,9 +137,9 @@ static int check_serve_args(struct serve_args *a)
     if (a->opts.num_https == 0)
         return serve_usage_error("serve needs at least one --https ADDR:PORT");
     if (a->threads == NULL) {
-        a->opts.threads = online_cpus();
+        a->opts.threads = bulwark_serve_default_threads();
     } else if (parse_threads(a->threads, &a->opts.threads) != 0) {
-        return serve_usage_error("--threads must be a whole number from 1 to %d, not '%s'", THREADS_MAX, a->threads);
+        return serve_usage_error("--threads must be a whole number from 1 to %d, not '%s'", BULWARK_SERVE_THREADS_MAX, a->threads);
     }
     return 0;
 }

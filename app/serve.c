@@ -822,6 +822,15 @@ static int start(struct st_server_t *s, const bulwark_serve_options_t *opts)
     return setup_globalconf(s, bulwark_listener_port(s->listeners));
 }
 
+size_t bulwark_serve_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > BULWARK_SERVE_THREADS_MAX ? BULWARK_SERVE_THREADS_MAX : (size_t)n;
+}
+
 /* the caller's last word on what the process may do, before it serves */
 static int confine(const bulwark_serve_options_t *opts)
 {

@@ -36,6 +36,12 @@ typedef struct st_bulwark_serve_options_t {
     void *hook_arg;
 } bulwark_serve_options_t;
 
+/* more event-loop threads than this is a typo, not a machine */
+#define BULWARK_SERVE_THREADS_MAX 256
+
+/* one event loop per online CPU, at most BULWARK_SERVE_THREADS_MAX */
+size_t bulwark_serve_default_threads(void);
+
 /* Runs until SIGTERM or SIGINT; returns the process exit status (0 after a
  * graceful stop, 1 when start-up failed, with one line on stderr: a policy
  * that does not load or fails a `policy check` rule is such a failure). */

@@ -54,7 +54,6 @@
 #define BACKOFF_MAX_MS 30000
 /* a serving process that lasted this long resets the backoff */
 #define BACKOFF_RESET_SECONDS 60
-#define THREADS_MAX 64
 #define INIT_FILE_MAX (64 * 1024 * 1024)
 #define ADDRESSES_MAX 16
 
@@ -189,19 +188,12 @@ static void load_secrets(void)
         boot_failed(file, why);
 }
 
-static size_t online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    return n < 1 ? 1 : n > THREADS_MAX ? THREADS_MAX : (size_t)n;
-}
-
 static void bind_listeners(void)
 {
     const bulwark_policy_listeners_t *pl = &boot.policy->listeners;
     char err[INIT_ERR_MAX];
 
-    boot.threads = online_cpus();
+    boot.threads = bulwark_serve_default_threads();
     boot.num_listeners = pl->num_https + pl->num_http;
     if ((boot.listeners = calloc(boot.num_listeners, sizeof(*boot.listeners))) == NULL)
         boot_failed(NULL, "out of memory");

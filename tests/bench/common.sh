@@ -10,6 +10,8 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+
 cpu_ticks() {  # utime + stime of PID $1 (fields 14, 15; the name field may hold spaces)
     sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
@@ -31,4 +33,23 @@ start_bulwark() {
         sleep 0.1
     done
     die "$1 did not start: $(cat "$WORK/$1.err")"
+}
+
+# measure PID N CODE H2LOAD-ARGS...: one h2load run against the server PID;
+# prints "REQ/S CPU_US_PER_REQUEST"; dies unless all N requests got CODE
+# (2xx or 4xx)
+measure() {
+    local pid=$1 n=$2 code=$3 out t0 t1 ok rps
+    shift 3
+    t0=$(cpu_ticks "$pid")
+    out=$(timeout 120 h2load "$@" 2>&1) || die "h2load failed: $out"
+    t1=$(cpu_ticks "$pid")
+    if [ "$code" = 2xx ]; then
+        ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
+    else
+        ok=$(echo "$out" | sed -n 's/.*status codes: .*, \([0-9]*\) 4xx.*/\1/p')
+    fi
+    [ "$ok" = "$n" ] || die "not every request got $code: $(echo "$out" | grep 'status codes')"
+    rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
+    echo "$rps $(( (t1 - t0) * 1000000 / CLK_TCK / n ))"
 }

@@ -37,7 +37,6 @@ sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' \
 
 # shellcheck source=tests/bench/common.sh
 . "$ROOT/tests/bench/common.sh"
-CLK_TCK=$(getconf CLK_TCK)
 
 start_bulwark before "$BEFORE" "$WORK/policy.yaml"
 start_bulwark after "$AFTER" "$WORK/policy.yaml"
@@ -50,14 +49,9 @@ TOKEN=$(curl -sk "https://localhost:${PORT[after]}/api/auth/login" -H 'content-t
 : >"$WORK/results"
 for _ in $(seq "$REPS"); do
     for who in before after; do
-        t0=$(cpu_ticks "${PID[$who]}")
-        out=$(timeout 120 h2load -n "$N" -c "$C" -m "$M" -H "authorization: Bearer $TOKEN" \
-            "https://localhost:${PORT[$who]}/api/users/me" 2>&1) || die "h2load failed: $out"
-        t1=$(cpu_ticks "${PID[$who]}")
-        ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
-        [ "$ok" = "$N" ] || die "$who: not every request got 2xx: $(echo "$out" | grep 'status codes')"
-        rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
-        echo "$who $rps $(( (t1 - t0) * 1000000 / CLK_TCK / N ))" >>"$WORK/results"
+        r=$(measure "${PID[$who]}" "$N" 2xx -n "$N" -c "$C" -m "$M" -H "authorization: Bearer $TOKEN" \
+            "https://localhost:${PORT[$who]}/api/users/me")
+        echo "$who $r" >>"$WORK/results"
     done
 done
 

@@ -39,7 +39,6 @@ sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/
 
 # shellcheck source=tests/bench/common.sh
 . "$ROOT/tests/bench/common.sh"
-CLK_TCK=$(getconf CLK_TCK)
 
 start_bulwark full "$FULL" "$WORK/policy.yaml"
 start_bulwark bare "$BARE" "$WORK/policy.yaml"
@@ -57,17 +56,8 @@ for _ in $(seq "$REPS"); do
             h2) n=$H2_N; args=(-n "$n" -c 50 -m 10) ;;
             h2-404) n=$H2_N; args=(-n "$n" -c 50 -m 10); path=/no-such-route code=4xx ;;
             esac
-            t0=$(cpu_ticks "${PID[$who]}")
-            out=$(timeout 120 h2load "${args[@]}" "https://localhost:${PORT[$who]}$path" 2>&1) || die "h2load failed: $out"
-            t1=$(cpu_ticks "${PID[$who]}")
-            if [ "$code" = 2xx ]; then
-                ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
-            else
-                ok=$(echo "$out" | sed -n 's/.*status codes: .*, \([0-9]*\) 4xx.*/\1/p')
-            fi
-            [ "$ok" = "$n" ] || die "$who $load: not every request got $code: $(echo "$out" | grep 'status codes')"
-            rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
-            echo "$load $who $rps $(( (t1 - t0) * 1000000 / CLK_TCK / n ))" >>"$WORK/results"
+            r=$(measure "${PID[$who]}" "$n" "$code" "${args[@]}" "https://localhost:${PORT[$who]}$path")
+            echo "$load $who $r" >>"$WORK/results"
         done
     done
 done

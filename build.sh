@@ -58,7 +58,7 @@ stage_key() {  # stage_key NAME [EXTRA...]: hash of everything that decides the 
     local name=$1; shift
     {
         lock_block "$name"
-        gcc --version | head -1
+        gcc --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
         printf '%s\n' "$HARDEN_CFLAGS" | sed "s|$ROOT|ROOT|g"
         for f in "$ROOT/deps/build/$name".* "$ROOT/deps/patches/$name"/* \
                  "$ROOT/deps/config/$name"/*; do
@@ -200,10 +200,10 @@ kernel_key() {  # hash of everything that decides the kernel, /init aside
                  "$ROOT/image/kernel/initramfs.list" "$ROOT/deps/patches/linux"/*; do
             if [ -f "$f" ]; then echo "${f#"$ROOT"/}"; cat "$f"; fi
         done
-        gcc --version | head -1
-        ld --version | head -1
+        gcc --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
+        ld --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
         zstd --version 2>&1 || echo "no zstd"
-        make --version | head -1
+        make --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
     } | sha256sum | cut -c1-16
 }
 

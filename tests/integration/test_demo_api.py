@@ -147,13 +147,17 @@ def test_healthz_p99_while_20_logins_hash(server, demo):
     stop = threading.Event()
     with concurrent.futures.ThreadPoolExecutor(CONCURRENT_LOGINS + 1) as pool:
         probe = pool.submit(healthz_latencies, server, demo, stop)
-        time.sleep(0.3)
-        start = time.monotonic()
-        logins = [pool.submit(login_attempt, server, demo, "h1" if i % 2 else "h2", "alice", password)
-                  for i in range(CONCURRENT_LOGINS)]
-        statuses = [f.result(timeout=120).status for f in logins]
-        logins_s = time.monotonic() - start
-        stop.set()
+        # a login that fails must fail the test: without the probe stopped,
+        # leaving the pool would wait for it forever
+        try:
+            time.sleep(0.3)
+            start = time.monotonic()
+            logins = [pool.submit(login_attempt, server, demo, "h1" if i % 2 else "h2", "alice", password)
+                      for i in range(CONCURRENT_LOGINS)]
+            statuses = [f.result(timeout=120).status for f in logins]
+            logins_s = time.monotonic() - start
+        finally:
+            stop.set()
         samples = probe.result(timeout=30)
     assert statuses == [200] * CONCURRENT_LOGINS, statuses
     samples.sort()

@@ -6,13 +6,14 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration bench clean clean-demo binaries help
+.PHONY: all build deps run test test-unit test-integration test-sanitize bench clean clean-demo binaries help
 
 all: build
 
 help:
 	@echo "make run     build and serve https://localhost:8443 (demo identity)"
 	@echo "make test    build and run every test"
+	@echo "make test-sanitize  integration and attack tests against an ASan+UBSan build (clang)"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
@@ -32,6 +33,13 @@ run: build
 
 test: build
 	$(PYTEST) -p no:cacheprovider
+
+# The sanitizer build (clang, ASan+UBSan, glibc) of the service and of every
+# library, in build/sanitize/ (tests/sanitize/README.md). The demo identity
+# comes from the normal build.
+test-sanitize: build
+	tests/sanitize/build.sh
+	tests/sanitize/run-tests.sh $(SANITIZE_PYTEST_ARGS)
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
@@ -79,9 +87,11 @@ $(B)/obj/%.o: %.c
 	@$(CC) $(APP_CFLAGS) -c $< -o $@
 
 # PID 1 names the syscall that broke the seccomp allow-list: the x86-64 names
-# come from musl's own syscall numbers.
+# come from musl's own syscall numbers (the sanitizer build, which has no
+# musl sysroot, passes the kernel's list as SYSCALL_H).
 GEN_DIR := $(B)/gen
-$(GEN_DIR)/syscall_names.h: $(B)/sysroot/include/bits/syscall.h
+SYSCALL_H ?= $(B)/sysroot/include/bits/syscall.h
+$(GEN_DIR)/syscall_names.h: $(SYSCALL_H)
 	@mkdir -p $(dir $@)
 	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
 	    { printf "[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $< >$@.tmp && mv $@.tmp $@

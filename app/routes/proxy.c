@@ -156,6 +156,8 @@ static void on_dispose(h2o_handler_t *_self)
     struct st_bulwark_proxy_t *self = (void *)_self;
 
     h2o_socketpool_dispose(&self->sockpool);
+    /* h2o_url_copy() duplicated these three */
+    free(self->upstream.authority.base);
     free(self->upstream.host.base);
     free(self->upstream.path.base);
     free(self->prefix.base);

@@ -6,7 +6,8 @@ B := build
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run test test-unit test-integration test-sanitize bench clean clean-demo binaries help
+.PHONY: all build deps run test test-unit test-integration test-sanitize fuzz fuzz-smoke fuzz-targets bench \
+    clean clean-demo binaries help
 
 all: build
 
@@ -14,6 +15,7 @@ help:
 	@echo "make run     build and serve https://localhost:8443 (demo identity)"
 	@echo "make test    build and run every test"
 	@echo "make test-sanitize  integration and attack tests against an ASan+UBSan build (clang)"
+	@echo "make fuzz    every libFuzzer target for FUZZ_SECONDS each (default $(FUZZ_SECONDS))"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
@@ -40,6 +42,18 @@ test: build
 test-sanitize: build
 	tests/sanitize/build.sh
 	tests/sanitize/run-tests.sh $(SANITIZE_PYTEST_ARGS)
+
+# libFuzzer targets (tests/fuzz/README.md): regressions and seeds replayed,
+# then each target fuzzed for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+fuzz: deps
+	tests/sanitize/build.sh fuzz
+	tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS_RUN)
+
+fuzz-smoke: deps
+	tests/sanitize/build.sh fuzz
+	tests/fuzz/run.sh --seconds $(FUZZ_SMOKE_SECONDS)
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
@@ -148,4 +162,30 @@ $(B)/tests/seccomp_test_main: $(B)/obj/tests/unit/seccomp_test_main.o $(APP_LIB)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -pthread -o $@ $< $(APP_LIB) $(LIBS)
 
--include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d
+# --- libFuzzer targets (tests/fuzz/; tests/sanitize/build.sh fuzz makes them
+# with B=build/sanitize and clang's sanitizer flags in HARDEN_CFLAGS) ---
+
+FUZZ_TARGETS := policy jwt json_schema client_addr http1 http2
+FUZZ_OBJ := $(B)/obj/tests/fuzz
+FUZZ_BIN := $(B)/fuzz
+fuzz-targets: $(FUZZ_TARGETS:%=$(FUZZ_BIN)/fuzz_%)
+# kept between builds (make would delete them as intermediate files)
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/fuzz_%.o) $(FUZZ_OBJ)/fuzz_key.o $(FUZZ_OBJ)/http_harness.o
+
+$(FUZZ_OBJ)/%.o: APP_CFLAGS += -DBULWARK_FUZZ_DIR='"$(abspath tests/fuzz)"'
+
+$(FUZZ_BIN)/fuzz_%: $(FUZZ_OBJ)/fuzz_%.o $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $< $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+
+# The HTTP targets run the whole service: app/serve.c is compiled into the
+# harness; PBKDF2 is replaced there (http_harness.c says why).
+FUZZ_HTTP_WRAP := -Wl,--wrap=bulwark_password_check -Wl,--wrap=bulwark_password_dummy_verify
+$(FUZZ_BIN)/fuzz_http%: $(FUZZ_OBJ)/fuzz_http%.o $(FUZZ_OBJ)/http_harness.o $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -fsanitize=fuzzer -pthread $(FUZZ_HTTP_WRAP) -o $@ $< $(FUZZ_OBJ)/http_harness.o \
+	    $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+
+-include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d $(wildcard $(FUZZ_OBJ)/*.d)

@@ -81,6 +81,14 @@ def require_demo():
     return d
 
 
+def is_report(path):
+    """A log file that holds an error report (the run-time also logs notes,
+    e.g. which suppressions were used)."""
+    with open(path, errors="replace") as f:
+        text = f.read()
+    return any(m in text for m in SANITIZER_MARKERS + ("SUMMARY: ",))
+
+
 def sanitizer_reports(pid=None):
     """The report files in SANITIZER_LOGS (of one process when pid is given)."""
     if SANITIZER_LOGS is None or not os.path.isdir(SANITIZER_LOGS):
@@ -88,7 +96,8 @@ def sanitizer_reports(pid=None):
     names = sorted(os.listdir(SANITIZER_LOGS))
     if pid is not None:
         names = [n for n in names if n.rsplit(".", 1)[-1] == str(pid)]
-    return [os.path.join(SANITIZER_LOGS, n) for n in names]
+    paths = [os.path.join(SANITIZER_LOGS, n) for n in names]
+    return [p for p in paths if is_report(p)]
 
 
 def read_reports(paths, limit=20000):

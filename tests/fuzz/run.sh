@@ -62,7 +62,7 @@ for t in "${TARGETS[@]}"; do
     regressions=("$HERE/regressions/$t"/*)
     if [ -e "${regressions[0]}" ]; then
         if ! "$bin" "${regressions[@]}" >>"$log" 2>&1; then
-            echo "FAIL $t: a regression input crashes it again (log: ${log#$ROOT/})"
+            echo "FAIL $t: a regression input crashes it again (log: ${log#"$ROOT"/})"
             failed+=("$t")
             continue
         fi
@@ -78,7 +78,7 @@ for t in "${TARGETS[@]}"; do
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
         printf 'ok   %-12s %s s, %s inputs, %s\n' "$t" "$SECONDS_EACH" "${runs:-?}" "${cov:-cov: ?}"
     else
-        echo "FAIL $t: see ${log#$ROOT/}; the input is in ${OUT#$ROOT/}/artifacts/"
+        echo "FAIL $t: see ${log#"$ROOT"/}; the input is in ${OUT#"$ROOT"/}/artifacts/"
         grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' "$log" | head -5 | sed 's/^/     /'
         failed+=("$t")
     fi

@@ -64,7 +64,7 @@ lib_key() {
         lib_cflags "$name" | sed "s|$ROOT|ROOT|g"
         for f in "$ROOT/deps/build/$name".* "$ROOT/deps/patches/$name"/* \
                  "$ROOT/deps/config/$name"/* "$IGNORELIST" "${BASH_SOURCE[0]}"; do
-            [ -f "$f" ] && { echo "${f#$ROOT/}"; cat "$f"; }
+            [ -f "$f" ] && { echo "${f#"$ROOT"/}"; cat "$f"; }
         done
         # h2o is compiled against mbedTLS's headers
         if [ "$name" = h2o ]; then cat "$B/deps/mbedtls/.key"; fi

@@ -9,7 +9,8 @@ UAPI_DIR := $(GEN_DIR)/uapi
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run run-native test test-unit test-integration bench clean clean-demo binaries help audit sbom lint print-lint-flags
+.PHONY: all build deps run run-native test test-unit test-integration test-sanitize fuzz fuzz-smoke fuzz-targets \
+    bench clean clean-demo binaries help audit sbom lint print-lint-flags
 
 all: build
 
@@ -17,6 +18,8 @@ help:
 	@echo "make run     build and boot the image under QEMU: https://localhost:8443 (demo identity)"
 	@echo "make run-native  build and serve with the native build/bin/bulwark instead"
 	@echo "make test    build and run every test"
+	@echo "make test-sanitize  integration and attack tests against an ASan+UBSan build (clang)"
+	@echo "make fuzz    every libFuzzer target for FUZZ_SECONDS each (default $(FUZZ_SECONDS))"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
 	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
 	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
@@ -46,8 +49,36 @@ run-native: build
 	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --http 127.0.0.1:8080 \
 	    --secrets $(B)/demo/secrets
 
+# Every test: the suite on the appliance's binary, the same integration and
+# attack suites on the sanitizer build, then the fuzz smoke.
 test: build
 	$(PYTEST) -p no:cacheprovider
+	$(MAKE) --no-print-directory test-sanitize SANITIZE_PYTEST_ARGS='$(SANITIZE_TEST_ARGS)'
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# The sanitizer build (clang, ASan+UBSan, glibc) of the service and of every
+# library, in build/sanitize/ (tests/sanitize/README.md). The demo identity
+# comes from the normal build.
+test-sanitize: build
+	tests/sanitize/build.sh
+	tests/sanitize/run-tests.sh $(SANITIZE_PYTEST_ARGS)
+
+# What `make test` leaves out of the sanitizer run: tests that measure speed
+# (h2load throughput, PBKDF2 timing, /healthz latency under 20 logins) measure
+# ASan there, and take a quarter of its time; `make test-sanitize` runs them.
+SANITIZE_TEST_ARGS := -m "not load" -k "not take_similar_time and not p99_while_20_logins"
+
+# libFuzzer targets (tests/fuzz/README.md): regressions and seeds replayed,
+# then each target fuzzed for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+fuzz: deps
+	tests/sanitize/build.sh fuzz
+	tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS_RUN)
+
+fuzz-smoke: deps
+	tests/sanitize/build.sh fuzz
+	tests/fuzz/run.sh --seconds $(FUZZ_SMOKE_SECONDS)
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
@@ -115,8 +146,10 @@ $(B)/obj/%.o: %.c
 	@$(CC) $(APP_CFLAGS) -c $< -o $@
 
 # PID 1 names the syscall that broke the seccomp allow-list: the x86-64 names
-# come from musl's own syscall numbers.
-$(GEN_DIR)/syscall_names.h: $(B)/sysroot/include/bits/syscall.h
+# come from musl's own syscall numbers (the sanitizer build, which has no
+# musl sysroot, passes the kernel's list as SYSCALL_H).
+SYSCALL_H ?= $(B)/sysroot/include/bits/syscall.h
+$(GEN_DIR)/syscall_names.h: $(SYSCALL_H)
 	@mkdir -p $(dir $@)
 	@awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
 	    { printf "[%s] = \"%s\",\n", $$3, substr($$2, 6) }' $< >$@.tmp && mv $@.tmp $@
@@ -188,4 +221,31 @@ $(B)/tests/jansson_seed_main: $(B)/obj/tests/unit/jansson_seed_main.o $(LIBS)
 	@echo "  LD  $@"
 	@$(CC) $(HARDEN_CFLAGS) -o $@ $< $(DEPS_DIR)/jansson/lib/libjansson.a
 
--include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d
+
+# --- libFuzzer targets (tests/fuzz/; tests/sanitize/build.sh fuzz makes them
+# with B=build/sanitize and clang's sanitizer flags in HARDEN_CFLAGS) ---
+
+FUZZ_TARGETS := policy jwt json_schema client_addr http1 http2
+FUZZ_OBJ := $(B)/obj/tests/fuzz
+FUZZ_BIN := $(B)/fuzz
+fuzz-targets: $(FUZZ_TARGETS:%=$(FUZZ_BIN)/fuzz_%)
+# kept between builds (make would delete them as intermediate files)
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_OBJ)/fuzz_%.o) $(FUZZ_OBJ)/fuzz_key.o $(FUZZ_OBJ)/http_harness.o
+
+$(FUZZ_OBJ)/%.o: APP_CFLAGS += -DBULWARK_FUZZ_DIR='"$(abspath tests/fuzz)"'
+
+$(FUZZ_BIN)/fuzz_%: $(FUZZ_OBJ)/fuzz_%.o $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -fsanitize=fuzzer -pthread -o $@ $< $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+
+# The HTTP targets run the whole service: app/serve.c is compiled into the
+# harness; PBKDF2 is replaced there (http_harness.c says why).
+FUZZ_HTTP_WRAP := -Wl,--wrap=bulwark_password_check -Wl,--wrap=bulwark_password_dummy_verify
+$(FUZZ_BIN)/fuzz_http%: $(FUZZ_OBJ)/fuzz_http%.o $(FUZZ_OBJ)/http_harness.o $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(HARDEN_CFLAGS) -fsanitize=fuzzer -pthread $(FUZZ_HTTP_WRAP) -o $@ $< $(FUZZ_OBJ)/http_harness.o \
+	    $(FUZZ_OBJ)/fuzz_key.o $(APP_LIB) $(LIBS)
+
+-include $(APP_OBJS:.o=.d) $(B)/obj/image/demo/mkdemo.d $(wildcard $(FUZZ_OBJ)/*.d)

@@ -4,6 +4,11 @@
 The tests drive the real binary (build/bin/bulwark, or $BULWARK_BIN) with real
 clients. A missing binary or demo identity is a failure with a message saying
 what to build, never a skip: a suite that skips everything proves nothing.
+
+Under `make test-sanitize` the binary is the ASan+UBSan build and
+$BULWARK_SANITIZER_LOGS names the directory its run-time writes reports into
+(log_path): any report fails the test that was running (or the server's
+teardown), and the session when one is left over.
 """
 
 import json
@@ -22,6 +27,22 @@ BIN = os.environ.get("BULWARK_BIN") or os.path.join(REPO, "build", "bin", "bulwa
 DEMO = os.environ.get("BULWARK_DEMO") or os.path.join(REPO, "build", "demo")
 # The policy the servers of the suite run with (the one `make run` bakes in).
 DEFAULT_POLICY = os.path.join(REPO, "policy", "default.yaml")
+
+# Sanitizer reports (tests/sanitize/run-tests.sh sets ASAN_OPTIONS and
+# UBSAN_OPTIONS log_path to files in this directory), or None.
+SANITIZER_LOGS = os.environ.get("BULWARK_SANITIZER_LOGS") or None
+# Every server runs under the image's seccomp allow-list unless this is "0":
+# the sanitizer build (glibc, ASan's run-time) makes system calls the
+# appliance's musl binary never does; see tests/sanitize/README.md.
+SECCOMP = os.environ.get("BULWARK_SECCOMP", "1") != "0"
+# Client timeouts and latency bounds that depend on the binary's speed are
+# multiplied by this: the sanitizer build runs 2-3 times slower (PBKDF2
+# logins most of all); run-tests.sh sets it. Contracts of the service itself
+# (start within 10 s, exit within 12 s of SIGTERM) are not scaled.
+TIME_SCALE = float(os.environ.get("BULWARK_TIME_SCALE", "1"))
+# What the sanitizers print when they are not told to log into files.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer")
 
 # The contract: the listening line within 10 s of start, exit within 12 s of
 # SIGTERM (10 s of drain plus slack).
@@ -58,6 +79,61 @@ def require_demo():
                         "(./build.sh), or point BULWARK_DEMO at a directory holding "
                         "ca.pem and secrets/tls-{cert,key}.pem" % f, pytrace=False)
     return d
+
+
+def is_report(path):
+    """A log file that holds an error report (the run-time also logs notes,
+    e.g. which suppressions were used)."""
+    with open(path, errors="replace") as f:
+        text = f.read()
+    return any(m in text for m in SANITIZER_MARKERS + ("SUMMARY: ",))
+
+
+def sanitizer_reports(pid=None):
+    """The report files in SANITIZER_LOGS (of one process when pid is given)."""
+    if SANITIZER_LOGS is None or not os.path.isdir(SANITIZER_LOGS):
+        return []
+    names = sorted(os.listdir(SANITIZER_LOGS))
+    if pid is not None:
+        names = [n for n in names if n.rsplit(".", 1)[-1] == str(pid)]
+    paths = [os.path.join(SANITIZER_LOGS, n) for n in names]
+    return [p for p in paths if is_report(p)]
+
+
+def read_reports(paths, limit=20000):
+    text = ""
+    for p in paths:
+        with open(p, errors="replace") as f:
+            text += "--- %s\n%s" % (p, f.read())
+    return text[:limit]
+
+
+def sanitizer_failure(pid, stderr):
+    """The sanitizer report of one process, or None when it made none."""
+    reports = sanitizer_reports(pid)
+    if reports:
+        return read_reports(reports)
+    if any(m in stderr for m in SANITIZER_MARKERS):
+        return stderr
+    return None
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Fails the test during which any process (a server, a `bulwark` run
+    by the test itself) wrote a sanitizer report."""
+    before = set(sanitizer_reports())
+    yield
+    new = [p for p in sanitizer_reports() if p not in before]
+    if new:
+        pytest.fail("sanitizer report(s) during this test:\n" + read_reports(new), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # reports written after the last test's check (module teardowns)
+    if sanitizer_reports() and session.exitstatus == 0:
+        session.exitstatus = 1
+        print("\nsanitizer reports left in %s:\n%s" % (SANITIZER_LOGS, read_reports(sanitizer_reports())))
 
 
 @pytest.fixture(scope="session")
@@ -156,7 +232,8 @@ class Server:
         # Every test serves under the image's seccomp allow-list: a syscall
         # the service needs but the list lacks kills the server and fails
         # the test that reached it (with a seccomp_violation line naming it).
-        a += ["--seccomp"]
+        if SECCOMP:
+            a += ["--seccomp"]
         return a + self.extra_args
 
     def _launch(self):
@@ -226,7 +303,17 @@ class Server:
             self.proc.wait()
             pytest.fail("bulwark did not exit within %d s of SIGTERM; stderr:\n%s"
                         % (timeout, self.stderr), pytrace=False)
+        self.check_sanitizers()
         return self.returncode
+
+    def check_sanitizers(self):
+        """A server that exited with a sanitizer report fails, whatever its
+        exit status."""
+        time.sleep(0.1)  # let the reader threads drain stderr
+        report = sanitizer_failure(self.proc.pid, self.stderr)
+        if report is not None:
+            pytest.fail("bulwark (pid %d) wrote a sanitizer report:\n%s" % (self.proc.pid, report),
+                        pytrace=False)
 
     def stop(self):
         """SIGTERM and hold the process to a clean exit: 0 within 12 s. A

@@ -113,19 +113,17 @@ static int walk_hops(const bulwark_policy_t *policy, h2o_iovec_t value, struct s
     return 0;
 }
 
-/* X-Forwarded-For fields, last first: later fields were added by nearer proxies */
-static void resolve_forwarded(const bulwark_policy_t *policy, h2o_req_t *req, struct sockaddr_storage *client)
+void bulwark_client_addr_resolve(const bulwark_policy_t *policy, const struct sockaddr_storage *peer,
+                                 const h2o_iovec_t *forwarded, size_t num_forwarded, struct sockaddr_storage *client)
 {
-    ssize_t found[H2O_MAX_HEADERS];
-    size_t n = 0;
-
-    ssize_t c = -1;
-
-    while (n != H2O_MAX_HEADERS && (c = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), c)) != -1)
-        found[n++] = c;
-    while (n != 0) {
+    *client = *peer;
+    unmap_ipv4(client);
+    if (policy->num_trusted_proxies == 0 || !bulwark_addr_is_trusted_proxy(policy, client))
+        return;
+    /* X-Forwarded-For fields, last first: later fields were added by nearer proxies */
+    while (num_forwarded != 0) {
         struct sockaddr_storage hop = *client;
-        int ret = walk_hops(policy, req->headers.entries[found[--n]].value, &hop);
+        int ret = walk_hops(policy, forwarded[--num_forwarded], &hop);
         /* a hop we cannot read ends the chain: the nearest proxy stays the client */
         if (ret < 0)
             return;
@@ -139,12 +137,20 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct st_bulwark_client_addr_t *self = (void *)_self;
     bulwark_reqctx_t *ctx = bulwark_reqctx(req);
+    struct sockaddr_storage peer;
+    h2o_iovec_t forwarded[H2O_MAX_HEADERS];
+    size_t n = 0;
+    ssize_t c = -1;
 
-    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ctx->client) == 0)
+    memset(&peer, 0, sizeof(peer));
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&peer) == 0)
         return -1;
-    unmap_ipv4(&ctx->client);
-    if (self->policy->num_trusted_proxies != 0 && bulwark_addr_is_trusted_proxy(self->policy, &ctx->client))
-        resolve_forwarded(self->policy, req, &ctx->client);
+    /* only a trusted proxy's fields are read; H2O_MAX_HEADERS bounds them */
+    if (self->policy->num_trusted_proxies != 0)
+        while (n != H2O_MAX_HEADERS &&
+               (c = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), c)) != -1)
+            forwarded[n++] = req->headers.entries[c].value;
+    bulwark_client_addr_resolve(self->policy, &peer, forwarded, n, &ctx->client);
     return -1;
 }
 

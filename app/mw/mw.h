@@ -28,6 +28,11 @@ int bulwark_host_allowed(const bulwark_policy_t *policy, const char *authority, 
  * trusted proxy when the peer is one */
 void bulwark_client_addr_register(h2o_pathconf_t *pathconf, const bulwark_policy_t *policy);
 int bulwark_addr_is_trusted_proxy(const bulwark_policy_t *policy, const struct sockaddr_storage *addr);
+/* The same without a request: the client behind peer, given the values of
+ * the request's X-Forwarded-For fields in the order they arrived.  An
+ * IPv4-mapped IPv6 peer or hop comes out as plain IPv4. */
+void bulwark_client_addr_resolve(const bulwark_policy_t *policy, const struct sockaddr_storage *peer,
+                                 const h2o_iovec_t *forwarded, size_t num_forwarded, struct sockaddr_storage *client);
 
 /* the policy's headers on every response; Strict-Transport-Security only
  * when https; Server and X-Powered-By removed */

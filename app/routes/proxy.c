@@ -163,6 +163,8 @@ static void on_dispose(h2o_handler_t *_self)
 
     h2o_socketpool_dispose(&self->sockpool);
     bulwark_tls_client_destroy(self->tls);
+    /* h2o_url_copy() duplicated these three */
+    free(self->upstream.authority.base);
     free(self->upstream.host.base);
     free(self->upstream.path.base);
     free(self->prefix.base);

@@ -28,12 +28,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from conftest import DEMO, REPO, Server
+from conftest import DEMO, REPO, TIME_SCALE, Server
 
 ISSUER = "bulwark"
 AUDIENCE = "bulwark-api"
 KID = "bulwark-1"
-TIMEOUT_S = 30
+TIMEOUT_S = 30 * TIME_SCALE
 
 POLICY = os.path.join(REPO, "policy", "default.yaml")
 SECRETS = os.path.join(DEMO, "secrets")

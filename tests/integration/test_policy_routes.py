@@ -215,6 +215,17 @@ def proxy_server(bulwark_bin, demo, tmp_path_factory):
     up.shutdown()
 
 
+def test_proxy_routes_leave_nothing_behind_at_exit(bulwark_bin, demo, tmp_path):
+    # Each proxy route copies its upstream URL; the copies are freed when the
+    # configuration is disposed (under make test-sanitize, LeakSanitizer
+    # fails the server's exit when one is not).
+    from policy_helpers import policy_variant
+    route = "  - path: /api/up\n    methods: [GET]\n    proxy:\n      upstream: http://127.0.0.1:%d/v1\n\n" % free_port()
+    policy = policy_variant(tmp_path, {"  - path: /api/admin/users/{id}": route + "  - path: /api/admin/users/{id}"})
+    s = Server(bulwark_bin, demo, policy=policy, http_hosts=()).start()
+    s.stop()
+
+
 @pytest.mark.parametrize("proto", PROTOS)
 def test_proxy_forwards_below_the_upstream_path(proxy_server, demo, proto):
     r = curl(proxy_server.url("/api/orders/42?x=1&y=2"), proto, "-H", "X-Auth-Subject: admin",

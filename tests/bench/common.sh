@@ -12,8 +12,9 @@ free_port() {
 
 CLK_TCK=$(getconf CLK_TCK)
 
-cpu_ticks() {  # utime + stime of PID $1 (fields 14, 15; the name field may hold spaces)
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+cpu_ticks() {  # utime + stime of the PIDs given, summed (fields 14, 15; the name field may hold spaces)
+    local p
+    for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat"; done | awk '{t += $12 + $13} END {print t}'
 }
 
 # start_bulwark NAME BIN POLICY: serves HTTPS on a free port until /healthz
@@ -35,15 +36,16 @@ start_bulwark() {
     die "$1 did not start: $(cat "$WORK/$1.err")"
 }
 
-# measure PID N CODE H2LOAD-ARGS...: one h2load run against the server PID;
-# prints "REQ/S CPU_US_PER_REQUEST"; dies unless all N requests got CODE
-# (2xx or 4xx)
+# measure PID[,PID...] N CODE H2LOAD-ARGS...: one h2load run against the
+# server (its processes' CPU summed); prints "REQ/S CPU_US_PER_REQUEST";
+# dies unless all N requests got CODE (2xx or 4xx)
 measure() {
-    local pid=$1 n=$2 code=$3 out t0 t1 ok rps
+    local pids n=$2 code=$3 out t0 t1 ok rps
+    IFS=, read -ra pids <<<"$1"
     shift 3
-    t0=$(cpu_ticks "$pid")
+    t0=$(cpu_ticks "${pids[@]}")
     out=$(timeout 120 h2load "$@" 2>&1) || die "h2load failed: $out"
-    t1=$(cpu_ticks "$pid")
+    t1=$(cpu_ticks "${pids[@]}")
     if [ "$code" = 2xx ]; then
         ok=$(echo "$out" | sed -n 's/.*status codes: \([0-9]*\) 2xx.*/\1/p')
     else

@@ -10,7 +10,7 @@ PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
 .PHONY: all build deps run run-native test test-unit test-integration test-sanitize fuzz fuzz-smoke fuzz-targets \
-    bench clean clean-demo binaries help audit sbom lint print-lint-flags
+    bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags
 
 all: build
 
@@ -82,6 +82,11 @@ fuzz-smoke: deps
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
+
+# Bulwark, nginx and a FastAPI app under the same contract (tests/bench/README.md);
+# its packages are in tests/bench/host-packages.txt, not in make deps.
+bench-peers: build
+	tests/bench/peers.sh
 
 # The advisory review (deps/README.md): fails when a lock entry changed
 # since its review, or a patch, test or fact it relies on is gone.

@@ -156,6 +156,7 @@ run() {
     h1*) [ "$who" = fastapi ] && n=$PY_N; args=(--h1 -n "$n" -c 50) ;;
     h2*) n=$H2_N; args=(-n "$n" -c 50 -m 10) ;;
     esac
+    rm -f "$WORK/requests.tsv"  # h2load appends
     r=$(measure "${PID[$who]}" "$n" "${status:0:1}xx" "${args[@]}" --log-file "$WORK/requests.tsv" \
         "https://localhost:${PORT[$who]}$path")
     counts=$(awk -v s="$status" '{n++; if ($2 != s) bad++} END {print n + 0, bad + 0}' "$WORK/requests.tsv")

@@ -28,7 +28,8 @@
 # with PY_N requests (it is two orders of magnitude slower).
 # Reported: median req/s and median server CPU µs per request
 # (utime+stime of the server's processes over the run), the ratios
-# Bulwark/nginx (req/s) and FastAPI/Bulwark (CPU per request).
+# Bulwark/nginx (req/s), nginx/Bulwark and FastAPI/Bulwark (CPU per
+# request), each the median of the per-repetition ratios.
 # Env: BULWARK_BIN, BULWARK_DEMO, REPS, H1_N, H2_N, PY_N, KEEP_WORK=1.
 set -euo pipefail
 
@@ -145,10 +146,10 @@ check_servers
 [ "$MODE" = check ] && exit 0
 
 # --- the runs ----------------------------------------------------------------------
-# run WHO LOAD: one measured h2load run; every request must get the status
+# run WHO LOAD REP: one measured h2load run; every request must get the status
 # (200 on /healthz, 404 elsewhere), per h2load's per-request log
 run() {
-    local who=$1 load=$2 n=$H1_N path=/healthz status=200 args r counts
+    local who=$1 load=$2 rep=$3 n=$H1_N path=/healthz status=200 args r counts
     case $load in
     *-404) path=/no-such-route status=404 ;;
     esac
@@ -161,7 +162,7 @@ run() {
         "https://localhost:${PORT[$who]}$path")
     counts=$(awk -v s="$status" '{n++; if ($2 != s) bad++} END {print n + 0, bad + 0}' "$WORK/requests.tsv")
     [ "$counts" = "$n 0" ] || die "$who $load: of $n requests (logged, wrong status): $counts"
-    echo "$load $who $r" >>"$WORK/results"
+    echo "$load $who $rep $r" >>"$WORK/results"
 }
 
 {
@@ -182,7 +183,7 @@ for rep in $(seq "$REPS"); do
     for load in h1 h1-404 h2 h2-404; do
         for who in bulwark nginx fastapi; do
             [ "$who" = fastapi ] && [ "${load:0:2}" = h2 ] && continue
-            run "$who" "$load"
+            run "$who" "$load" "$rep"
         done
     done
     echo "  rep $rep done ($(( $(date +%s) - START )) s)" >&2
@@ -194,26 +195,33 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 "$PY" - "$WORK/results" <<'PY'
 import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
+rows = [l.split() for l in open(sys.argv[1])]  # load who rep req/s cpu
+def runs(load, who, col):
+    return [float(r[col]) for r in rows if r[0] == load and r[1] == who]
 def med(load, who, col):
-    v = [float(r[col]) for r in rows if r[0] == load and r[1] == who]
+    v = runs(load, who, col)
     return statistics.median(v) if v else None
+def ratio(load, a, b, col):
+    """median of the per-repetition ratios a/b (the two ran back to back)"""
+    x, y = runs(load, a, col), runs(load, b, col)
+    return statistics.median(p / q for p, q in zip(x, y)) if x and y else None
 names = {"h1": "HTTP/1.1 /healthz", "h1-404": "HTTP/1.1 404", "h2": "HTTP/2 /healthz", "h2-404": "HTTP/2 404"}
 fmt = lambda v, f="%.0f": "—" if v is None else f % v
 print("| load | Bulwark req/s | nginx req/s | FastAPI req/s | Bulwark/nginx req/s "
-      "| Bulwark CPU µs/req | nginx CPU µs/req | FastAPI CPU µs/req | FastAPI/Bulwark CPU |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| Bulwark CPU µs/req | nginx CPU µs/req | FastAPI CPU µs/req | nginx/Bulwark CPU | FastAPI/Bulwark CPU |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for load in ("h1", "h1-404", "h2", "h2-404"):
-    b, n, f = (med(load, w, 2) for w in ("bulwark", "nginx", "fastapi"))
-    bc, nc, fc = (med(load, w, 3) for w in ("bulwark", "nginx", "fastapi"))
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-        names[load], fmt(b), fmt(n), fmt(f), fmt(b / n, "%.2f×"), fmt(bc), fmt(nc), fmt(fc),
-        fmt(fc / bc if fc is not None and bc else None, "%.0f×")))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        (names[load],) + tuple(fmt(med(load, w, 3)) for w in ("bulwark", "nginx", "fastapi")) +
+        (fmt(ratio(load, "bulwark", "nginx", 3), "%.2f×"),) +
+        tuple(fmt(med(load, w, 4)) for w in ("bulwark", "nginx", "fastapi")) +
+        (fmt(ratio(load, "nginx", "bulwark", 4), "%.2f×"), fmt(ratio(load, "fastapi", "bulwark", 4), "%.1f×"))))
 print()
 print("Runs (req/s, CPU µs/req): " + "; ".join(
-    "%s %s %s" % (load, who, [(round(float(r[2])), int(r[3])) for r in rows if r[0] == load and r[1] == who])
+    "%s %s %s" % (load, who, [(round(float(r[3])), int(r[4])) for r in rows if r[0] == load and r[1] == who])
     for load in ("h1", "h1-404", "h2", "h2-404") for who in ("bulwark", "nginx", "fastapi")
     if any(r[0] == load and r[1] == who for r in rows)))
-print("Aims (issue 5): Bulwark/nginx >= 3x on HTTP/2, >= 1.1x on HTTP/1.1 keep-alive; "
-      "FastAPI/Bulwark >= 100x CPU per request. One worker each; medians of the runs.")
+print("Medians of the runs; a ratio is the median of the per-repetition ratios (the servers ran back to back). "
+      "One worker each. Aims (issue 5): Bulwark/nginx req/s >= 3x on HTTP/2, >= 1.1x on HTTP/1.1 keep-alive; "
+      "FastAPI/Bulwark >= 100x CPU per request.")
 PY

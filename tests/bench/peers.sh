@@ -15,7 +15,7 @@
 # (tests/bench/peers/check.py); --check also starts them with a general
 # limit of 5 per minute and checks the 429. The benchmark raises the
 # general limit to 1,000,000 per minute for all three (nginx: limit_req
-# rate=1000000r/m burst=1000000), more than a run sends, so that it measures
+# rate=1000000r/m burst=999999), more than a run sends, so that it measures
 # answers, not 429s: every request of every run must get the expected
 # status (h2load's per-request log), or the script fails.
 #
@@ -166,7 +166,7 @@ run() {
 }
 
 {
-    echo "bulwark: $("$BIN" version 2>/dev/null | head -1 || echo '?')"
+    echo "bulwark: $("$BIN" version 2>/dev/null | sed -n 1p)"
     echo "nginx: $(nginx -v 2>&1)"
     echo "fastapi: $("$PY" -c 'import fastapi, uvicorn, limits, starlette
 print("fastapi", fastapi.__version__, "starlette", starlette.__version__, "uvicorn", uvicorn.__version__, "limits", limits.__version__)')"

@@ -84,8 +84,12 @@ for t in "${TARGETS[@]}"; do
     fi
 done
 
+# The last line is the summary make test ends with: one count per target.
+passed=$(( ${#TARGETS[@]} - ${#failed[@]} ))
 if [ ${#failed[@]} -ne 0 ]; then
-    echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}" >&2
+    echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}"
+    echo "$passed passed, ${#failed[@]} failed"
     exit 1
 fi
 echo "fuzz: ${#TARGETS[@]} targets, ${SECONDS_EACH} s each: no findings"
+echo "$passed passed, 0 failed"

@@ -10,7 +10,7 @@ PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
 .PHONY: all build deps run run-native test test-unit test-integration test-sanitize fuzz fuzz-smoke fuzz-targets \
-    bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags
+    bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags attack-unpatched
 
 all: build
 
@@ -82,6 +82,12 @@ fuzz-smoke: deps
 
 bench: build
 	tests/bench/h2o-vs-stock.sh
+
+# The attack suite against our build and against one without our h2o
+# security patches, side by side (tests/attack/README.md). Not in `make test`:
+# it builds h2o a second time.
+attack-unpatched: deps
+	tests/attack/unpatched.sh
 
 # Bulwark, nginx and a FastAPI app under the same contract (tests/bench/README.md);
 # its packages are in tests/bench/host-packages.txt, not in make deps.

@@ -102,6 +102,9 @@ def test_unknown_frame_flood(server, demo):
     print("unknown-type flood: GOAWAY after %d frames" % sent)
 
 
+# stock_ok: the control of the floods (the budgets leave room for a real
+# client), which stock h2o, without budgets, passes too
+@pytest.mark.stock_ok
 def test_ordinary_client_is_not_cut_off(server, demo):
     """The budgets leave room for what real clients do: a page's worth of
     streams, a few cancelled, a few PINGs and SETTINGS."""

@@ -17,7 +17,10 @@ import pytest
 from attacklib import (IO_TIMEOUT_S, h1_exchange, h1_request, h2_connect, headers_frame, healthz_latency, hpack_encoder,
                        request_block, response_status)
 
-pytestmark = pytest.mark.integration
+# stock_ok: stock h2o passes these too, only because it refuses a request
+# head over ~408 KiB (400) and guards its alloca at 64 KiB; they fail on a
+# build with 0004-0011 but not 0012 (the 1 MiB header name is SIGSEGV).
+pytestmark = [pytest.mark.integration, pytest.mark.stock_ok]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))

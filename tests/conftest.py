@@ -183,6 +183,17 @@ class Server:
     # what the log names a client connecting from 127.0.0.1
     client_address = "127.0.0.1"
 
+    def https_origin(self, name):
+        """Where the plain-HTTP redirect sends a client asking for host
+        `name`: the HTTPS port the service itself listens on (the guest's
+        443, which a URL leaves out, behind QEMU's forwarded port)."""
+        port = self.listen_https_port
+        return "https://%s" % name if port == 443 else "https://%s:%d" % (name, port)
+
+    @property
+    def listen_https_port(self):
+        return self.port
+
     def __init__(self, binary, demo, https_hosts=("127.0.0.1",), http_hosts=("127.0.0.1",),
                  threads=2, extra_args=(), fixed=None, policy=DEFAULT_POLICY, cert_args=True):
         self.binary = binary
@@ -717,6 +728,9 @@ class ImageServer(Server):
 
     def stop(self):
         pass
+
+    # the guest serves HTTPS on 443; the host reaches it through self.port
+    listen_https_port = 443
 
     # the serial console lags more than a pipe, and TCG is slow
     def wait_record(self, pred, timeout=LOG_LAG_S):

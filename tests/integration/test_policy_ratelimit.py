@@ -36,7 +36,7 @@ import h2.connection
 import h2.events
 import pytest
 
-from conftest import IMAGE_BUDGET, REPO, TARGET, Server, curl, module_server, note_spent, read_http1_response
+from conftest import IMAGE_BUDGET, REPO, TARGET, TIME_SCALE, Server, curl, module_server, note_spent, read_http1_response
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ RESET = 3                # per hour
 RESET_INTERVAL_S = 1200.0
 SUBJECT = 1000           # per hour per token subject
 SUBJECT_INTERVAL_S = 3.6
-IO_TIMEOUT_S = 10
+IO_TIMEOUT_S = 10 * TIME_SCALE  # a login's PBKDF2 takes seconds in a TCG guest
 LOGIN_PATH = "/api/auth/login"
 RATELIMIT_RE = re.compile(r'^"([a-z0-9_-]+)";r=(\d+);t=(\d+)$')
 
@@ -143,7 +143,7 @@ def h1_burst(port, ca, ip, conns, per_conn, method="GET", path="/", headers=(), 
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(60 * TIME_SCALE)
     assert not errors, errors
     return out
 
@@ -200,7 +200,7 @@ def h2_parallel(port, ca, ip, conns, streams, **kw):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(60 * TIME_SCALE)
     assert not errors, errors
     return out
 
@@ -328,12 +328,17 @@ def test_x_forwarded_for_is_ignored(rl_server, demo):
 def test_healthz_is_exempt(rl_server, demo):
     ip = fresh_ip()
     h1_burst(rl_server.port, demo.ca, ip, conns=1, per_conn=GENERAL + 5)
-    results = h1_burst(rl_server.port, demo.ca, ip, conns=2, per_conn=60, path="/healthz")
+    results, dt = timed(h1_burst, rl_server.port, demo.ca, ip, conns=2, per_conn=60, path="/healthz")
     assert all(r[0] == 200 for r in results), sorted(set(r[0] for r in results))
     assert all("ratelimit" not in lower(r[1]) for r in results)
-    # and /healthz did not spend anything: still refused, still exempt
-    st, _, _ = h1_burst(rl_server.port, demo.ca, ip, conns=1, per_conn=1)[0]
-    assert st == 429
+    # and /healthz did not spend anything: still refused, still exempt; a
+    # slow server (a TCG guest) may have given a request back meanwhile
+    st, headers, _ = h1_burst(rl_server.port, demo.ca, ip, conns=1, per_conn=1)[0]
+    if dt < GENERAL_INTERVAL_S:
+        assert st == 429
+    else:
+        m = RATELIMIT_RE.match(lower(headers).get("ratelimit", ""))
+        assert st == 429 or (m and int(m.group(2)) <= int(dt / GENERAL_INTERVAL_S)), (st, headers, dt)
 
 
 # --- route limits -------------------------------------------------------------------

@@ -61,3 +61,26 @@ def test_every_client_is_one_address_to_the_guest(image_server, demo):
         r = curl(image_server.url("/nope"), "--interface", source, "-H", "X-Request-ID: " + rid, ca=demo.ca)
         assert r.status == 404, r
         assert image_server.request_record(rid)["client"] == IMAGE_CLIENT_ADDRESS
+
+
+# Date has whole seconds and the guest reads its RTC at boot in whole seconds.
+CLOCK_TOLERANCE_S = 3
+
+
+def test_guest_clock_keeps_time(image_server, demo):
+    """The guest's clock against the host's, through the Date field of
+    /healthz (exempt from the limits): every token check (exp, nbf with a
+    30 s leeway) and the rate limits run on it. Under TCG on a busy host a
+    guest whose TSC was marked unstable ran on jiffies and fell minutes
+    behind within a session (qemu/run, tcg_tsc_khz). Listed last in
+    image-policy.txt: it then covers the whole session."""
+    import email.utils
+    before = time.time()
+    r = curl(image_server.url("/healthz"), ca=demo.ca)
+    after = time.time()
+    assert r.status == 200, r
+    guest = email.utils.parsedate_to_datetime(r.header("date")).timestamp()
+    print("guest clock - host clock: %+.1f s after %.0f s of session" % (
+        guest - before, time.monotonic() - image_server.booted_at))
+    assert before - CLOCK_TOLERANCE_S <= guest <= after + CLOCK_TOLERANCE_S, (
+        "the guest's clock is %+.0f s off the host's" % (guest - before))

@@ -347,15 +347,27 @@ JSON = [("Content-Type", "application/json")]
 
 
 def test_login_five_per_minute(rl_server, demo):
+    """Every POST counts, whatever its body: four malformed ones (422 from
+    the input layer, after the limit; no password hash, so the burst is
+    quick even where PBKDF2 takes seconds) and a wrong password (401), then
+    three more that the limit refuses before reading them."""
     ip = fresh_ip()
-    body = json.dumps({"username": "alice", "password": "wrong"}).encode()
+    malformed = json.dumps({"username": "alice"}).encode()
+    wrong = json.dumps({"username": "alice", "password": "wrong"}).encode()
     started = time.monotonic()
-    results = h1_burst(rl_server.port, demo.ca, ip, conns=1, per_conn=LOGIN + 3,
-                       method="POST", path="/api/auth/login", headers=JSON, body=body)
+    results = []
+    with tls(rl_server.port, demo.ca, ip, "http/1.1") as s:
+        for body in [malformed] * (LOGIN - 1) + [wrong] + [malformed] * 3:
+            results.append(h1_request(s, "POST", "/api/auth/login", JSON, body))
+    dt = time.monotonic() - started
     note_spent(LOGIN_PATH, LOGIN)
     statuses = [r[0] for r in results]
-    assert statuses[:LOGIN] == [401] * LOGIN, statuses
-    for status, headers, rbody in results[LOGIN:]:
+    assert statuses[:LOGIN] == [422] * (LOGIN - 1) + [401], statuses
+    if dt >= LOGIN_INTERVAL_S:  # a slow server (TCG) may have given one back meanwhile
+        results = results[LOGIN + int(dt / LOGIN_INTERVAL_S):]
+    else:
+        results = results[LOGIN:]
+    for status, headers, rbody in results:
         retry = assert_429(status, headers, rbody, "login")
         assert 1 <= retry <= LOGIN_INTERVAL_S
         assert lower(headers)["ratelimit-policy"] == '"general";q=100;w=60, "login";q=5;w=60'

@@ -82,11 +82,11 @@ def full_budgets(request):
     if TARGET != "image" or "rl_server" not in request.fixturenames:
         return
     srv = request.getfixturevalue("rl_server")
-    IMAGE_BUDGET.wait_full(LOGIN_PATH)
     mark = request.node.get_closest_marker("image_requests")
     if mark:  # the test needs only that many (it spends the rest itself)
         srv.wait_for_budget(mark.args[0])
         return
+    IMAGE_BUDGET.wait_full(LOGIN_PATH)
     srv.wait_for_budget(GENERAL - 1)
     time.sleep(GENERAL_INTERVAL_S + 0.2)
 

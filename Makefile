@@ -9,7 +9,7 @@ UAPI_DIR := $(GEN_DIR)/uapi
 PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
-.PHONY: all build deps run run-native test test-unit test-integration test-sanitize fuzz fuzz-smoke fuzz-targets \
+.PHONY: all build deps run run-native test test-unit test-integration test-image test-sanitize fuzz fuzz-smoke fuzz-targets \
     bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags attack-unpatched
 
 all: build
@@ -18,6 +18,7 @@ help:
 	@echo "make run     build and boot the image under QEMU: https://localhost:8443 (demo identity)"
 	@echo "make run-native  build and serve with the native build/bin/bulwark instead"
 	@echo "make test    build and run every test"
+	@echo "make test-image  the default-policy tests against the booted image (QEMU; tests/system/image-policy.txt)"
 	@echo "make test-sanitize  integration and attack tests against an ASan+UBSan build (clang)"
 	@echo "make fuzz    every libFuzzer target for FUZZ_SECONDS each (default $(FUZZ_SECONDS))"
 	@echo "make bench   bulwark vs Debian's stock h2o (tests/bench)"
@@ -49,12 +50,23 @@ run-native: build
 	$(B)/bin/bulwark serve --https 127.0.0.1:8443 --http 127.0.0.1:8080 \
 	    --secrets $(B)/demo/secrets
 
-# Every test: the suite on the appliance's binary, the same integration and
-# attack suites on the sanitizer build, then the fuzz smoke.
+# Every test: the suite on the appliance's binary, the default-policy tests
+# on the booted image, the same integration and attack suites on the
+# sanitizer build, then the fuzz smoke.
 test: build
 	$(PYTEST) -p no:cacheprovider
+	$(MAKE) --no-print-directory test-image
 	$(MAKE) --no-print-directory test-sanitize SANITIZE_PYTEST_ARGS='$(SANITIZE_TEST_ARGS)'
 	$(MAKE) --no-print-directory fuzz-smoke
+
+# DEFAULT-POLICY.md on the release image booted once under QEMU
+# (tests/README.md, "Against the booted image"): the tests listed in
+# IMAGE_SELECTION; `make test-image IMAGE_SELECTION=` runs every test that
+# can run there (far longer: one client address, 100 requests a minute).
+IMAGE_SELECTION ?= tests/system/image-policy.txt
+test-image: build
+	BULWARK_TARGET=image BULWARK_IMAGE_SELECTION=$(IMAGE_SELECTION) $(PYTEST) -p no:cacheprovider \
+	    tests/integration tests/attack tests/system/test_image_policy.py
 
 # The sanitizer build (clang, ASan+UBSan, glibc) of the service and of every
 # library, in build/sanitize/ (tests/sanitize/README.md). The demo identity

@@ -39,7 +39,13 @@ SECCOMP = os.environ.get("BULWARK_SECCOMP", "1") != "0"
 # multiplied by this: the sanitizer build runs 2-3 times slower (PBKDF2
 # logins most of all); run-tests.sh sets it. Contracts of the service itself
 # (start within 10 s, exit within 12 s of SIGTERM) are not scaled.
-TIME_SCALE = float(os.environ.get("BULWARK_TIME_SCALE", "1"))
+# What the tests of the default policy run against: "native" (a `bulwark
+# serve` process per test module) or "image" (the release image booted once
+# per session under QEMU; see "Against the booted image" below and
+# tests/README.md).
+TARGET = os.environ.get("BULWARK_TARGET", "native")
+# Under TCG the guest is several times slower than the host: 4 unless set.
+TIME_SCALE = float(os.environ.get("BULWARK_TIME_SCALE", "4" if TARGET == "image" else "1"))
 # What the sanitizers print when they are not told to log into files.
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: UndefinedBehaviorSanitizer")
@@ -173,6 +179,20 @@ def ipv6_loopback_works():
 class Server:
     """One `bulwark serve` process. stdout is read line by line in a thread so
     that tests can look for access-log lines; stderr is kept for messages."""
+
+    # what the log names a client connecting from 127.0.0.1
+    client_address = "127.0.0.1"
+
+    def https_origin(self, name):
+        """Where the plain-HTTP redirect sends a client asking for host
+        `name`: the HTTPS port the service itself listens on (the guest's
+        443, which a URL leaves out, behind QEMU's forwarded port)."""
+        port = self.listen_https_port
+        return "https://%s" % name if port == 443 else "https://%s:%d" % (name, port)
+
+    @property
+    def listen_https_port(self):
+        return self.port
 
     def __init__(self, binary, demo, https_hosts=("127.0.0.1",), http_hosts=("127.0.0.1",),
                  threads=2, extra_args=(), fixed=None, policy=DEFAULT_POLICY, cert_args=True):
@@ -380,12 +400,24 @@ class Server:
             return "\n".join(self.lines)
 
 
-@pytest.fixture(scope="module")
-def server(bulwark_bin, demo):
-    """A server shared by a test module: HTTPS and HTTP on 127.0.0.1."""
-    s = Server(bulwark_bin, demo).start()
+def module_server(request, demo, start):
+    """The body of a module's `server` fixture: the booted image when
+    BULWARK_TARGET=image, else start(binary) -> a started Server, stopped
+    when the module ends. (Not a dependency on `bulwark_bin`: a test whose
+    fixtures need the binary starts its own process and is native-only.)"""
+    if TARGET == "image":
+        yield request.getfixturevalue("image_server")
+        return
+    s = start(require_binary())
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def server(request, demo):
+    """A server shared by a test module: HTTPS and HTTP on 127.0.0.1 (or the
+    booted image's forwarded ports)."""
+    yield from module_server(request, demo, lambda binary: Server(binary, demo).start())
 
 
 @pytest.fixture
@@ -437,6 +469,8 @@ def curl(url, *args, ca=None, timeout=20):
     """One request with the real curl (HTTP/2-capable, verifying against ca
     when given). Returns the last response of the exchange."""
     import tempfile
+    import urllib.parse
+    pace(urllib.parse.urlsplit(url).path)
     with tempfile.TemporaryDirectory() as d:
         hdr, body = os.path.join(d, "h"), os.path.join(d, "b")
         cmd = ["curl", "-sS", "-v", "--max-time", str(timeout - 2), "-D", hdr, "-o", body,
@@ -516,3 +550,302 @@ def read_http1_response(sock, timeout=15):
         if not chunk:
             return parse_http1_response(data), data
         data += chunk
+
+
+# --- Against the booted image ---------------------------------------------------
+#
+# BULWARK_TARGET=image: the tests that talk only to the default policy's
+# server (the `server` fixture, or `image_server`) run against the release
+# image (build/image, $BULWARK_IMAGE) booted once per session under QEMU with
+# the demo secrets volume, through the forwarded HTTPS and HTTP ports. Tests
+# that start processes of their own (anything needing `bulwark_bin`: custom
+# policies, signals, start-up errors) and tests marked native_only are
+# deselected. The console carries the JSON log: `records`, `wait_record` and
+# `request_record` read it.
+#
+# QEMU's user networking shows every client as one address (10.0.2.2), so the
+# per-address limits of the default policy count the whole suite as one
+# client: before and after each test the remaining general budget is read off
+# a probe's RateLimit field and the test waits until enough is left (see
+# image_request_budget), and requests to the login and password-reset routes
+# are paced on a client-side model of their limits (pace()).
+
+IMAGE_PROFILE = os.environ.get("BULWARK_IMAGE_PROFILE", "microvm")
+# qemu/run kills the guest after this long, whatever happens to the session.
+IMAGE_SESSION_LIMIT_S = int(os.environ.get("BULWARK_IMAGE_SESSION_LIMIT", "1800"))
+# The address every client has inside the guest (QEMU user networking).
+IMAGE_CLIENT_ADDRESS = "10.0.2.2"
+# The fixtures that are the default policy's server (image-capable tests use one).
+IMAGE_FIXTURES = ("server", "rl_server", "image_server")
+# General requests a test may make without saying more (@pytest.mark.image_requests(n)).
+IMAGE_REQUESTS_DEFAULT = 30
+GENERAL_INTERVAL_S = 0.6     # 100 per minute
+# Per-address route limits of policy/default.yaml: (interval s, burst, kept in hand).
+ROUTE_LIMITS = {"/api/auth/login": (12.0, 5, 1), "/api/auth/password-reset": (1200.0, 3, 0)}
+# Longest wait for a budget before the test fails (it asked for more than a
+# single address can get in reasonable time: mark it native_only).
+BUDGET_WAIT_MAX_S = 150
+
+
+def pytest_configure(config):
+    if TARGET not in ("native", "image"):
+        raise pytest.UsageError("BULWARK_TARGET=%r: use native or image" % TARGET)
+
+
+def image_capable(item):
+    names = getattr(item, "fixturenames", ())
+    if item.get_closest_marker("native_only") or "bulwark_bin" in names:
+        return False
+    return any(f in names for f in IMAGE_FIXTURES)
+
+
+def read_selection(path):
+    """The lines of a selection file: test ids (file::function, or with
+    [params] for one case), '#' comments."""
+    with open(path) as f:
+        lines = [l.split("#", 1)[0].strip() for l in f]
+    return [l for l in lines if l]
+
+
+def pytest_collection_modifyitems(config, items):
+    """native: tests of the booted image only (they ask for `image_server`)
+    are left out; image: everything but the image-capable tests, and with
+    BULWARK_IMAGE_SELECTION=FILE only those it lists."""
+    if TARGET == "image":
+        keep = [i for i in items if image_capable(i)]
+        selection = os.environ.get("BULWARK_IMAGE_SELECTION")
+        if selection:
+            wanted = read_selection(selection)
+            chosen = [i for i in keep if i.nodeid in wanted or i.nodeid.split("[")[0] in wanted]
+            found = set(i.nodeid for i in chosen) | set(i.nodeid.split("[")[0] for i in chosen)
+            missing = [w for w in wanted if w not in found]
+            if missing:
+                raise pytest.UsageError("%s names tests that were not collected or are not "
+                                        "image-capable: %s" % (selection, ", ".join(missing)))
+            keep = chosen
+    else:
+        keep = [i for i in items if "image_server" not in getattr(i, "fixturenames", ())]
+    if len(keep) != len(items):
+        dropped = [i for i in items if i not in keep]
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+class ImageBudget:
+    """A client-side GCRA model of the per-address route limits (login
+    5/min, password reset 3/h): pace() waits until the route has room for
+    one more request, keeping `kept` in hand for requests the model misses
+    (it starts each request's clock at send; the server at arrival)."""
+
+    def __init__(self):
+        self.tat = {}
+        self.lock = threading.Lock()
+
+    def pace(self, path):
+        limit = ROUTE_LIMITS.get(path.split("?")[0])
+        if limit is None:
+            return
+        interval, burst, kept = limit
+        with self.lock:
+            now = time.monotonic()
+            wait = max(self.tat.get(path, 0.0), now) - now - (burst - 1 - kept) * interval
+            if wait > BUDGET_WAIT_MAX_S:
+                pytest.fail("%s: the one client address the image sees has no budget left on this "
+                            "route for %.0f s (%d per %.0f s): mark the test native_only"
+                            % (path, wait, burst, burst * interval), pytrace=False)
+            if wait > 0:
+                time.sleep(wait)
+            now = time.monotonic()
+            self.tat[path] = max(self.tat.get(path, 0.0), now) + interval
+
+    def spent(self, path, n):
+        """n requests to path went out past pace() (bursts of raw requests)."""
+        interval = ROUTE_LIMITS[path][0]
+        with self.lock:
+            self.tat[path] = max(self.tat.get(path, 0.0), time.monotonic()) + n * interval
+
+    def wait_full(self, path):
+        """Until the route's whole burst is available again."""
+        interval, _, _ = ROUTE_LIMITS[path]
+        with self.lock:
+            wait = self.tat.get(path, 0.0) - time.monotonic() + 1.0
+        if wait > BUDGET_WAIT_MAX_S:
+            pytest.fail("%s: no full budget for %.0f s" % (path, wait), pytrace=False)
+        if wait > 0:
+            time.sleep(wait)
+
+
+IMAGE_BUDGET = ImageBudget()
+
+
+def pace(path):
+    """Called by the clients before a request to `path`: paces the login and
+    password-reset routes when the target is the image (a no-op natively,
+    where every client has an address of its own)."""
+    if TARGET == "image":
+        IMAGE_BUDGET.pace(path.decode("latin-1") if isinstance(path, bytes) else str(path))
+
+
+def note_spent(path, n):
+    """A test that sent n requests to a paced route without pace()."""
+    if TARGET == "image":
+        IMAGE_BUDGET.spent(path, n)
+
+
+class ImageServer(Server):
+    """The booted release image, as the tests see a Server: the forwarded
+    ports on 127.0.0.1, the console's JSON lines as its records. stop() does
+    nothing: the session fixture powers the guest down."""
+
+    client_address = IMAGE_CLIENT_ADDRESS
+
+    def __init__(self, demo):
+        super().__init__(None, demo)
+        self.guest = None
+        self.budget_checked = False
+
+    def attach(self, guest):
+        self.guest = guest
+        self.https = [("127.0.0.1", guest.https_port)]
+        self.http = [("127.0.0.1", guest.http_port)]
+
+    def feed(self, line):
+        """A console line (from the guest's reader thread)."""
+        line = line.rstrip("\r\n")
+        rec = None
+        if "{" in line:
+            try:
+                rec = json.loads(line[line.index("{"):])
+            except ValueError:
+                pass
+        with self._cond:
+            self.lines.append(line)
+            if isinstance(rec, dict):
+                self.records.append(rec)
+                if self.listening is None and rec.get("event") == "listening":
+                    self.listening = rec
+            self._cond.notify_all()
+
+    def stop(self):
+        pass
+
+    # the guest serves HTTPS on 443; the host reaches it through self.port
+    listen_https_port = 443
+
+    # the serial console lags more than a pipe, and TCG is slow
+    def wait_record(self, pred, timeout=LOG_LAG_S):
+        return super().wait_record(pred, timeout * TIME_SCALE)
+
+    def wait_count(self, pred, n, timeout=LOG_LAG_S):
+        return super().wait_count(pred, n, timeout * TIME_SCALE)
+
+    def request_record(self, request_id, timeout=LOG_LAG_S):
+        return super().request_record(request_id, timeout * TIME_SCALE)
+
+    # -- the general rate limit ----------------------------------------------
+
+    def general_left(self):
+        """What the general limit has left for us, read off the RateLimit
+        field of a 404 (which itself costs one)."""
+        import http.client
+        import re
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.demo.ca)
+        conn = http.client.HTTPSConnection("localhost", self.port, timeout=30 * TIME_SCALE, context=ctx)
+        try:
+            conn.request("GET", "/image-budget-probe")
+            r = conn.getresponse()
+            r.read()
+            field = r.getheader("RateLimit") or ""
+        finally:
+            conn.close()
+        m = re.search(r'"general";r=(\d+)', field)
+        if r.status not in (404, 429) or (r.status == 404 and not m):
+            pytest.fail("budget probe: %d with RateLimit %r" % (r.status, field), pytrace=False)
+        return int(m.group(1)) if m else 0
+
+    def wait_for_budget(self, need):
+        deadline = time.monotonic() + BUDGET_WAIT_MAX_S
+        while True:
+            left = self.general_left()
+            if left >= need:
+                return left
+            if time.monotonic() > deadline:
+                pytest.fail("the general limit left %d requests, %d needed" % (left, need), pytrace=False)
+            time.sleep((need - left) * GENERAL_INTERVAL_S + 0.3)
+
+
+def check_image_identity(srv, demo):
+    """The image's demo secrets volume must be build/demo's identity: the
+    served certificate is build/demo/secrets/tls-cert.pem and the JWKS key
+    is the public half of build/demo/jwt-signing-key.pem."""
+    import base64
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    hint = ("build/image/secrets-demo.img does not carry build/demo's identity (%s): "
+            "rebuild the image (./build.sh image)")
+    with open(demo.cert, "rb") as f:
+        want = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
+    ctx = ssl.create_default_context(cafile=demo.ca)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30 * TIME_SCALE) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            got = s.getpeercert(binary_form=True)
+    if got != want:
+        pytest.fail(hint % "another TLS certificate", pytrace=False)
+    r = curl(srv.url("/.well-known/jwks.json"), ca=demo.ca, timeout=int(30 * TIME_SCALE))
+    with open(os.path.join(demo.root, "jwt-signing-key.pem"), "rb") as f:
+        nums = serialization.load_pem_private_key(f.read(), password=None).public_key().public_numbers()
+    x = base64.urlsafe_b64encode(nums.x.to_bytes(32, "big")).rstrip(b"=").decode()
+    if r.status != 200 or not any(k.get("x") == x for k in r.json().get("keys", [])):
+        pytest.fail(hint % "another JWT signing key", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def image_server(demo):
+    """The release image booted once (qemu/run, BULWARK_IMAGE_PROFILE,
+    microvm by default) with its demo secrets volume; powered down at the
+    end, with hard limits on boot and exit. The serving process must not
+    have died meanwhile (PID 1 would have restarted it, resetting the rate
+    limits: one worker_exit, status 0, at power-off)."""
+    from system.conftest import BOOT_LIMIT_S, EXIT_LIMIT_S, Guest, boot_args, release_file
+    demo_img = release_file("secrets-demo.img")
+    srv = ImageServer(demo)
+    g = Guest(IMAGE_PROFILE, "--secrets", demo_img, *boot_args(IMAGE_PROFILE, release_file),
+              limit=IMAGE_SESSION_LIMIT_S, on_line=srv.feed)
+    try:
+        srv.attach(g)
+        g.wait_for(r'"event":"listening"', BOOT_LIMIT_S[IMAGE_PROFILE] + 30)
+        srv.booted_at = time.monotonic()
+        check_image_identity(srv, demo)
+        yield srv
+        try:
+            g.qmp("system_powerdown")
+        except (OSError, ValueError, AssertionError):
+            pass  # no QMP: the exit wait below fails and kills it
+        rc = g.wait_exit(EXIT_LIMIT_S)
+        exits = [r for r in srv.records if r.get("event") == "worker_exit"]
+        assert rc == 0 and len(exits) == 1 and exits[0].get("exit_status") == 0, (
+            "the image's serving process exited during the session (or QEMU exited %s): %r\n%s"
+            % (rc, exits, g.console[-3000:]))
+    finally:
+        g.close()
+
+
+@pytest.fixture(autouse=True)
+def image_request_budget(request):
+    """BULWARK_TARGET=image: before and after each test of the server, wait
+    until the general limit has IMAGE_REQUESTS_DEFAULT (or the test's
+    image_requests(n)) requests left for the one address all clients share."""
+    if TARGET != "image" or "server" not in request.fixturenames:
+        yield
+        return
+    srv = request.getfixturevalue("server")
+    mark = request.node.get_closest_marker("image_requests")
+    need = mark.args[0] if mark else IMAGE_REQUESTS_DEFAULT
+    if not srv.budget_checked or need > IMAGE_REQUESTS_DEFAULT:
+        srv.wait_for_budget(need)
+    srv.budget_checked = False
+    yield
+    srv.wait_for_budget(IMAGE_REQUESTS_DEFAULT)
+    srv.budget_checked = True

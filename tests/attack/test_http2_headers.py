@@ -67,6 +67,7 @@ def bomb_block(entry_size=4000, refs=12000):
     return block + literal + b"\xbe" * refs
 
 
+@pytest.mark.native_only("measures the server process's memory and CPU time")
 def test_hpack_bomb(server, demo):
     """100 streams, each a 16 KiB block decoding to 48 MB, on a connection
     that gives the server no flow-control window (so no response can finish

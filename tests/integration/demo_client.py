@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from conftest import DEMO, REPO, TIME_SCALE, Server
+from conftest import DEMO, REPO, TIME_SCALE, Server, pace
 
 ISSUER = "bulwark"
 AUDIENCE = "bulwark-api"
@@ -97,6 +97,7 @@ def connect(server, demo, alpn, source=None):
 
 
 def request_h1(server, demo, method, path, headers=(), body=None, source=None):
+    pace(path)
     conn = http.client.HTTPSConnection("localhost", server.port, timeout=TIMEOUT_S,
                                        context=tls_context(demo, "http/1.1"),
                                        source_address=(source or new_source(), 0))
@@ -117,6 +118,7 @@ def request_h1(server, demo, method, path, headers=(), body=None, source=None):
 
 
 def request_h2(server, demo, method, path, headers=(), body=None, source=None):
+    pace(path)
     sock = connect(server, demo, "h2", source)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
     try:

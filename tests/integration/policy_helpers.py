@@ -15,7 +15,7 @@ import h2.config
 import h2.connection
 import h2.events
 
-from conftest import HeaderAccess, parse_http1_response
+from conftest import HeaderAccess, pace, parse_http1_response
 
 IO_TIMEOUT_S = 10
 
@@ -96,6 +96,7 @@ def _read_closed(sock, wait):
 def h1_raw(port, ca, raw, close_wait=None, tls=True):
     """Send raw bytes, read one response; status 0 when none came. With
     close_wait, also wait that long to see whether the server closes."""
+    pace(raw.split(b" ", 2)[1].decode("latin-1") if raw.count(b" ") >= 2 else "")
     sock = tls_socket(port, ca) if tls else socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT_S)
     try:
         sock.sendall(raw)
@@ -158,6 +159,7 @@ class H2Response:
 def h2_request(port, ca, headers, body=None):
     """One request on a fresh HTTP/2 connection; headers is the whole list,
     pseudo-headers included, sent as given (no validation by the client)."""
+    pace(dict((k, v) for k, v in headers if isinstance(k, str)).get(":path", ""))
     sock = tls_socket(port, ca, alpn=("h2",))
     conn = h2.connection.H2Connection(h2.config.H2Configuration(
         client_side=True, header_encoding="utf-8", validate_outbound_headers=False,
@@ -235,6 +237,7 @@ def h2_upload(port, ca, headers, body, end_stream=True):
     the end of the response and, when the body was not all sent, for a reset
     of the stream; finally asks GET /healthz on a new stream of the same
     connection."""
+    pace(dict((k, v) for k, v in headers if isinstance(k, str)).get(":path", ""))
     sock = tls_socket(port, ca, alpn=("h2",))
     conn = h2.connection.H2Connection(h2.config.H2Configuration(
         client_side=True, header_encoding="utf-8", validate_outbound_headers=False,

@@ -18,7 +18,7 @@ import h2.connection
 import h2.errors
 import pytest
 
-from conftest import TIME_SCALE
+from conftest import TIME_SCALE, module_server
 from demo_client import KID, assert_error, call, connect, credentials, login, signing_key, start_server
 
 pytestmark = pytest.mark.integration
@@ -37,13 +37,14 @@ TIMING_ROUNDS = 5
 # /healthz while logins hash: its 99th percentile must stay under this
 HEALTHZ_P99_MAX_S = 0.100 * TIME_SCALE
 CONCURRENT_LOGINS = 20
+# Password reset is 3 per hour per address: the booted image sees one
+# address, and tests/system/test_image_policy.py spends those three.
+RESET_ONE_ADDRESS = "six resets; one address gets 3 per hour (the image's are in test_image_policy.py)"
 
 
 @pytest.fixture(scope="module")
-def server(bulwark_bin, demo):
-    s = start_server(bulwark_bin, demo)
-    yield s
-    s.stop()
+def server(request, demo):
+    yield from module_server(request, demo, lambda binary: start_server(binary, demo))
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,7 @@ def timed_attempt(server, demo, username, password):
     return elapsed
 
 
+@pytest.mark.native_only("ten logins: two minutes of one address's login limit; and a timing ratio")
 def test_wrong_password_and_unknown_user_take_similar_time(server, demo):
     wrong, unknown = [], []
     for i in range(TIMING_ROUNDS):
@@ -143,6 +145,7 @@ def healthz_latencies(server, demo, stop):
     return out
 
 
+@pytest.mark.native_only("20 logins at once: 4 times one address's login limit; and a latency bound")
 def test_healthz_p99_while_20_logins_hash(server, demo):
     password = credentials()["alice"]
     stop = threading.Event()
@@ -171,6 +174,7 @@ def test_healthz_p99_while_20_logins_hash(server, demo):
     assert p99 < HEALTHZ_P99_MAX_S, "p99 %.1f ms over %d samples" % (p99 * 1e3, len(samples))
 
 
+@pytest.mark.native_only("seven logins from one address (5 per minute); watches the server process")
 def test_logins_abandoned_mid_hash_are_harmless(server, demo):
     """HTTP/2 clients that reset the stream, or drop the connection, while
     their login is on the worker pool: the job comes back to a request that
@@ -285,6 +289,7 @@ def test_deleted_demo_user_still_logs_in(server, demo, tokens):
 
 # --- password reset ---------------------------------------------------------------
 
+@pytest.mark.native_only(RESET_ONE_ADDRESS)
 @pytest.mark.parametrize("proto", PROTOS)
 def test_password_reset_answers_the_same_for_any_address(server, demo, proto):
     replies = [call(server, demo, proto, "POST", "/api/auth/password-reset", body={"email": e})
@@ -296,6 +301,7 @@ def test_password_reset_answers_the_same_for_any_address(server, demo, proto):
     assert set(replies[0].headers) == set(replies[1].headers)
 
 
+@pytest.mark.native_only(RESET_ONE_ADDRESS)
 def test_password_reset_never_logs_the_address(server, demo):
     r = call(server, demo, "h1", "POST", "/api/auth/password-reset", body={"email": "secret-person@example.org"},
              headers=[("X-Request-ID", "reset-log-1")])
@@ -306,6 +312,7 @@ def test_password_reset_never_logs_the_address(server, demo):
     assert "secret-person" not in server.stdout_text() + server.stderr
 
 
+@pytest.mark.native_only(RESET_ONE_ADDRESS)
 def test_password_reset_with_a_malformed_body_is_422(server, demo):
     assert_error(call(server, demo, "h1", "POST", "/api/auth/password-reset", body={"mail": "a@b"}), 422)
 

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import curl, run
 
-pytestmark = [pytest.mark.integration, pytest.mark.load]
+pytestmark = [pytest.mark.integration, pytest.mark.load,
+              pytest.mark.native_only("h2load throughput: tens of thousands of requests from one address")]
 
 
 def h2load(args, timeout=120):

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from conftest import module_server
 from demo_client import (AUDIENCE, ISSUER, KID, POLICY, assert_error, b64url, b64url_json, call, claims, header,
                          login, mint, public_jwk, request_h1, request_h2, signing_key, start_server)
 
@@ -27,10 +28,8 @@ LEEWAY_S = 30
 
 
 @pytest.fixture(scope="module")
-def server(bulwark_bin, demo):
-    s = start_server(bulwark_bin, demo)
-    yield s
-    s.stop()
+def server(request, demo):
+    yield from module_server(request, demo, lambda binary: start_server(binary, demo))
 
 
 def now():

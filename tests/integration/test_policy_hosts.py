@@ -170,4 +170,4 @@ def test_plain_http_trusted_host_redirects(server, host):
     r = h1_raw(server.http_port, None, h1_request("GET", "/p?q=1", host=host), tls=False)
     assert r.status == 308, r
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-    assert r.header("location") == "https://%s:%d/p?q=1" % (name, server.port), r
+    assert r.header("location") == server.https_origin(name) + "/p?q=1", r

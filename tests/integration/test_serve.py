@@ -125,7 +125,7 @@ def test_missing_request_id_gets_distinct_uuid4s(server, demo):
 def test_http_redirects_to_https_same_path_and_query(server, path):
     r = curl("http://127.0.0.1:%d%s" % (server.http_port, path))
     assert r.status == 308, r
-    want = "https://127.0.0.1:%d%s" % (server.port, path.rstrip("?") if path == "/nope?" else path)
+    want = server.https_origin("127.0.0.1") + (path.rstrip("?") if path == "/nope?" else path)
     loc = r.header("location")
     if path == "/nope?":  # an empty query may or may not keep its '?'
         assert loc in (want, want + "?"), r

@@ -61,8 +61,9 @@ class Guest:
     """One qemu/run. The serial console is collected by a thread; every wait
     is bounded, and the guest is killed when the test ends, however it ends."""
 
-    def __init__(self, profile, *args, limit):
+    def __init__(self, profile, *args, limit, on_line=None):
         self.profile = profile
+        self.on_line = on_line  # called with each console line as it arrives
         self.dir = tempfile.mkdtemp(prefix="bulwark-guest-")
         self.qmp_path = os.path.join(self.dir, "qmp.sock")
         self.https_port, self.http_port = free_port(), free_port()
@@ -80,9 +81,12 @@ class Guest:
 
     def _read(self):
         for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
             with self.cond:
-                self.out.append(raw.decode("utf-8", "replace"))
+                self.out.append(line)
                 self.cond.notify_all()
+            if self.on_line is not None:
+                self.on_line(line)
         with self.cond:
             self.cond.notify_all()
 

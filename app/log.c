@@ -65,6 +65,12 @@ static size_t escape_ascii(char out[6], unsigned char c)
     return 1;
 }
 
+/* printable ASCII that needs no escape in a JSON string */
+static int is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static size_t escape_into(char *dst, size_t cap, const char *src, size_t len, size_t *consumed_out)
 {
     const unsigned char *s = (const unsigned char *)src;
@@ -75,6 +81,19 @@ static size_t escape_into(char *dst, size_t cap, const char *src, size_t len, si
         const char *piece = tmp;
         size_t piece_len, consumed;
 
+        if (is_plain(s[in])) {
+            /* a run of bytes that stand for themselves, copied at once */
+            size_t end = in + 1;
+            while (end < len && is_plain(s[end]))
+                ++end;
+            size_t n = end - in < cap - out ? end - in : cap - out;
+            if (n == 0)
+                break;
+            memcpy(dst + out, s + in, n);
+            out += n;
+            in += n;
+            continue;
+        }
         if (s[in] < 0x80) {
             piece_len = escape_ascii(tmp, s[in]);
             consumed = 1;
@@ -287,12 +306,54 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
+/* The calling thread's batch (see bulwark_log_batch_begin).  Whole lines,
+ * at most BULWARK_LOG_LINE_MAX bytes, so that one batch is one atomic
+ * write(2) to a pipe, as a single line was. */
+static _Thread_local struct {
+    int on;
+    size_t len;
+    void (*schedule)(void *);
+    void *arg;
+    char buf[BULWARK_LOG_LINE_MAX];
+} batch;
+
+void bulwark_log_batch_begin(void (*schedule)(void *), void *arg)
+{
+    batch.on = 1;
+    batch.len = 0;
+    batch.schedule = schedule;
+    batch.arg = arg;
+}
+
+void bulwark_log_flush(void)
+{
+    if (batch.len != 0)
+        write_all(STDOUT_FILENO, batch.buf, batch.len);
+    batch.len = 0;
+}
+
+void bulwark_log_batch_end(void)
+{
+    bulwark_log_flush();
+    batch.on = 0;
+}
+
 void bulwark_log_emit(bulwark_json_t *j)
 {
     /* bulwark_json_init kept LINE_CLOSING_RESERVE bytes for this */
     j->buf[j->len++] = '}';
     j->buf[j->len++] = '\n';
-    write_all(STDOUT_FILENO, j->buf, j->len);
+    if (!batch.on || j->len > sizeof(batch.buf)) {
+        bulwark_log_flush(); /* keeps the thread's lines in order */
+        write_all(STDOUT_FILENO, j->buf, j->len);
+        return;
+    }
+    if (batch.len + j->len > sizeof(batch.buf))
+        bulwark_log_flush();
+    if (batch.len == 0)
+        batch.schedule(batch.arg);
+    memcpy(batch.buf + batch.len, j->buf, j->len);
+    batch.len += j->len;
 }
 
 void bulwark_log_event(const char *event)

@@ -3,7 +3,10 @@
  *
  * A line is built in a caller-owned buffer (no allocation) and leaves the
  * process in one write(2), so lines written by different event-loop threads
- * never interleave.  Every string value is escaped; a value that does not fit
+ * never interleave.  An event-loop thread batches: its lines are kept (in
+ * order, whole, at most BULWARK_LOG_LINE_MAX bytes together) and written in
+ * one write(2) when its loop has finished the work at hand, so that a busy
+ * loop does not make a system call per request.  Every string value is escaped; a value that does not fit
  * is cut short, and the line stays valid JSON.
  */
 #ifndef BULWARK_LOG_H
@@ -38,8 +41,19 @@ void bulwark_json_int(bulwark_json_t *j, const char *key, long long value);
 /* a duration in microseconds as milliseconds with three decimals */
 void bulwark_json_millis(bulwark_json_t *j, const char *key, int64_t usec);
 void bulwark_json_str_array(bulwark_json_t *j, const char *key, const char *const *items, size_t count);
-/* closes the object and writes the line to stdout */
+/* closes the object and writes the line to stdout (or to the thread's
+ * batch) */
 void bulwark_log_emit(bulwark_json_t *j);
+
+/* From now on the calling thread's lines are batched: schedule(arg) is
+ * called when a line goes into an empty batch, and must make the thread
+ * call bulwark_log_flush soon (the event loop's next turn).  A batch that
+ * would outgrow BULWARK_LOG_LINE_MAX is flushed first. */
+void bulwark_log_batch_begin(void (*schedule)(void *), void *arg);
+/* writes the calling thread's batched lines, if any */
+void bulwark_log_flush(void);
+/* flushes and stops batching on the calling thread */
+void bulwark_log_batch_end(void);
 
 /* a line holding only ts and event */
 void bulwark_log_event(const char *event);

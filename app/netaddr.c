@@ -2,7 +2,6 @@
  * Socket addresses as text; see netaddr.h.
  */
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "netaddr.h"
@@ -78,46 +77,86 @@ int bulwark_netaddr_parse(const char *text, struct sockaddr_storage *ss, socklen
     return parse_v4(text, ss, sslen);
 }
 
+/* Decimal digits of v at p; returns the end.  IPv4 text is written by
+ * hand: musl's inet_ntop goes through snprintf, and the access log formats
+ * two addresses per request. */
+static char *put_uint(char *p, unsigned v)
+{
+    char digits[10];
+    size_t n = 0;
+
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n != 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+static char *put_v4(char *p, const struct in_addr *addr)
+{
+    const uint8_t *b = (const uint8_t *)&addr->s_addr;
+
+    for (size_t i = 0; i != 4; ++i) {
+        if (i != 0)
+            *p++ = '.';
+        p = put_uint(p, b[i]);
+    }
+    return p;
+}
+
+/* text of len bytes into dst as snprintf would: cut to cap - 1, NUL-terminated */
+static size_t copy_out(char *dst, size_t cap, const char *text, size_t len)
+{
+    if (cap == 0)
+        return 0;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, text, len);
+    dst[len] = '\0';
+    return len;
+}
+
 size_t bulwark_netaddr_format(char *dst, size_t cap, const struct sockaddr *sa)
 {
-    char host[INET6_ADDRSTRLEN];
-    int n;
+    char text[BULWARK_NETADDR_TEXT_MAX], *p = text;
 
     switch (sa->sa_family) {
     case AF_INET: {
         const struct sockaddr_in *sin = (const void *)sa;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        n = snprintf(dst, cap, "%s:%u", host, (unsigned)ntohs(sin->sin_port));
+        p = put_v4(p, &sin->sin_addr);
+        *p++ = ':';
+        p = put_uint(p, ntohs(sin->sin_port));
         break;
     }
     case AF_INET6: {
         const struct sockaddr_in6 *sin6 = (const void *)sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        n = snprintf(dst, cap, "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
+        *p++ = '[';
+        inet_ntop(AF_INET6, &sin6->sin6_addr, p, INET6_ADDRSTRLEN);
+        p += strlen(p);
+        *p++ = ']';
+        *p++ = ':';
+        p = put_uint(p, ntohs(sin6->sin6_port));
         break;
     }
     default:
-        n = snprintf(dst, cap, "-");
+        *p++ = '-';
         break;
     }
-    if (n < 0)
-        return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    return copy_out(dst, cap, text, (size_t)(p - text));
 }
 
 size_t bulwark_netaddr_format_ip(char *dst, size_t cap, const struct sockaddr *sa)
 {
-    const void *addr;
+    char text[INET6_ADDRSTRLEN];
 
-    if (sa->sa_family == AF_INET)
-        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    else if (sa->sa_family == AF_INET6)
-        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    else
-        addr = NULL;
-    if (addr == NULL || inet_ntop(sa->sa_family, addr, dst, (socklen_t)cap) == NULL) {
-        snprintf(dst, cap, "-");
-        return cap > 1 ? 1 : 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)sa;
+        return copy_out(dst, cap, text, (size_t)(put_v4(text, &sin->sin_addr) - text));
     }
-    return strlen(dst);
+    if (sa->sa_family == AF_INET6 &&
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, text, sizeof(text)) != NULL)
+        return copy_out(dst, cap, text, strlen(text));
+    return copy_out(dst, cap, "-", 1);
 }

@@ -89,6 +89,7 @@ struct st_worker_t {
     struct st_worker_listener_t *listeners;
     size_t open_connections; /* touched by this worker's thread only */
     h2o_timeout_entry_t idle_sweep;
+    h2o_timeout_entry_t log_flush; /* writes the loop's batched log lines */
 };
 
 struct st_server_t {
@@ -434,6 +435,31 @@ static void wait_wakeups_done(struct st_server_t *s)
     pthread_mutex_unlock(&s->mutex);
 }
 
+/* Log lines written while the loop works are batched (log.h) and written
+ * when the loop reaches its timeouts, after the I/O of this turn: the zero
+ * timeout runs on the turn it was linked in. */
+static void on_log_flush(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    bulwark_log_flush();
+}
+
+static void schedule_log_flush(void *arg)
+{
+    struct st_worker_t *w = arg;
+
+    if (!h2o_timeout_is_linked(&w->log_flush))
+        h2o_timeout_link(w->ctx.loop, &w->ctx.zero_timeout, &w->log_flush);
+}
+
+/* the last lines, whatever ends the loop (drained, or the drain timed out) */
+static void end_log_batch(struct st_worker_t *w)
+{
+    if (h2o_timeout_is_linked(&w->log_flush))
+        h2o_timeout_unlink(&w->log_flush);
+    bulwark_log_batch_end();
+}
+
 static void run_while(struct st_worker_t *w, enum phase phase)
 {
     while (atomic_load(&w->server->phase) == (int)phase)
@@ -447,6 +473,8 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, h2o_evloop_create(), &w->server->globalconf);
     bulwark_workers_attach(w->server->pool, &w->ctx);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wakeup, on_wakeup);
+    w->log_flush.cb = on_log_flush;
+    bulwark_log_batch_begin(schedule_log_flush, w);
     open_listeners(w);
     report_ready(w->server);
 
@@ -454,6 +482,7 @@ static void *worker_main(void *arg)
     begin_drain(w);
     run_while(w, PHASE_DRAINING);
     wait_wakeups_done(w->server);
+    end_log_batch(w);
     finish(w);
     return NULL;
 }

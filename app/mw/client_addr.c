@@ -138,19 +138,26 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     struct st_bulwark_client_addr_t *self = (void *)_self;
     bulwark_reqctx_t *ctx = bulwark_reqctx(req);
     struct sockaddr_storage peer;
-    h2o_iovec_t forwarded[H2O_MAX_HEADERS];
-    size_t n = 0;
-    ssize_t c = -1;
 
     memset(&peer, 0, sizeof(peer));
     if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&peer) == 0)
         return -1;
-    /* only a trusted proxy's fields are read; H2O_MAX_HEADERS bounds them */
-    if (self->policy->num_trusted_proxies != 0)
+    if (self->policy->num_trusted_proxies == 0) {
+        bulwark_client_addr_resolve(self->policy, &peer, NULL, 0, &ctx->client);
+        return -1;
+    }
+    /* only a trusted proxy's fields are read; H2O_MAX_HEADERS bounds them.
+     * The array lives in this block only: the build's zero-initialisation
+     * of locals would clear its 1.6 KiB on every request otherwise. */
+    {
+        h2o_iovec_t forwarded[H2O_MAX_HEADERS];
+        size_t n = 0;
+        ssize_t c = -1;
         while (n != H2O_MAX_HEADERS &&
                (c = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), c)) != -1)
             forwarded[n++] = req->headers.entries[c].value;
-    bulwark_client_addr_resolve(self->policy, &peer, forwarded, n, &ctx->client);
+        bulwark_client_addr_resolve(self->policy, &peer, forwarded, n, &ctx->client);
+    }
     return -1;
 }
 

@@ -99,13 +99,11 @@ static void add_header(plan_t *plan, uint32_t limit, h2o_req_t *req, const bulwa
     bulwark_rl_key_header(next_key(plan, limit), v.base, v.len);
 }
 
+/* limits: the n limits that apply to the request (n != 0) */
 static void plan_request(struct st_bulwark_ratelimit_handler_t *self, h2o_req_t *req, bulwark_reqctx_t *ctx,
-                         plan_t *plan)
+                         const uint32_t *limits, size_t n, plan_t *plan)
 {
     const bulwark_policy_ratelimits_t *config = &self->policy->ratelimits;
-    uint32_t limits[BULWARK_RL_CHECKS_MAX];
-    size_t n = bulwark_ratelimiter_applicable(config, ctx->route, req->path_normalized.base, req->path_normalized.len,
-                                              limits);
 
     plan->num = plan->num_subject = 0;
     for (size_t i = 0; i != n; ++i) {
@@ -215,15 +213,17 @@ static int conclude(struct st_bulwark_ratelimit_handler_t *self, h2o_req_t *req,
 
 /* --- the handler and the filter ------------------------------------------------ */
 
-static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+/* The plan and the decision (several KiB, cleared on entry by the build's
+ * zero-initialisation of locals) exist only for a request some limit
+ * counts: an exempt one (/healthz) skips them. */
+static int check_request(struct st_bulwark_ratelimit_handler_t *self, h2o_req_t *req, bulwark_reqctx_t *ctx,
+                         const uint32_t *limits, size_t n)
 {
-    struct st_bulwark_ratelimit_handler_t *self = (void *)_self;
-    bulwark_reqctx_t *ctx = bulwark_reqctx(req);
     bulwark_rl_decision_t d;
     plan_t plan;
     uint64_t now;
 
-    plan_request(self, req, ctx, &plan);
+    plan_request(self, req, ctx, limits, n, &plan);
     if (plan.num == 0 && plan.num_subject == 0)
         return -1;
     if (plan.num_subject != 0) {
@@ -238,6 +238,19 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     now = monotonic_ns();
     bulwark_ratelimiter_check(self->rl, plan.checks, plan.num, now, 1, &d);
     return conclude(self, req, ctx, &d, now);
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    struct st_bulwark_ratelimit_handler_t *self = (void *)_self;
+    bulwark_reqctx_t *ctx = bulwark_reqctx(req);
+    uint32_t limits[BULWARK_RL_CHECKS_MAX];
+    size_t n = bulwark_ratelimiter_applicable(&self->policy->ratelimits, ctx->route, req->path_normalized.base,
+                                              req->path_normalized.len, limits);
+
+    if (n == 0)
+        return -1;
+    return check_request(self, req, ctx, limits, n);
 }
 
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)

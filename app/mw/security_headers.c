@@ -35,8 +35,21 @@ static void set_one(h2o_req_t *req, const bulwark_header_t *h, int https)
     if (is_hsts(h) && !https)
         return;
     delete_all(&req->res.headers, h->lname.base, h->lname.len);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, h->lname.base, h->lname.len, 1, h->name.base, h->value.base,
-                          h->value.len);
+    /* Appended without copies (h2o_add_header_by_str would copy the
+     * spelling into the request's pool): the name, its spelling and the
+     * value live in the policy, which outlives every connection.  A name
+     * h2o knows goes in as its token. */
+    h2o_vector_reserve(&req->pool, &req->res.headers, req->res.headers.size + 1);
+    h2o_header_t *slot = req->res.headers.entries + req->res.headers.size++;
+    const h2o_token_t *token = h2o_lookup_token(h->lname.base, h->lname.len);
+    if (token != NULL) {
+        slot->name = (h2o_iovec_t *)&token->buf;
+    } else {
+        slot->name = h2o_mem_alloc_pool(&req->pool, sizeof(*slot->name));
+        *slot->name = h2o_iovec_init(h->lname.base, h->lname.len);
+    }
+    slot->orig_name = h->name.base;
+    slot->value = h2o_iovec_init(h->value.base, h->value.len);
 }
 
 static void set_all(h2o_req_t *req, const bulwark_header_t *set, size_t num, int https)

@@ -96,3 +96,63 @@ def test_sigterm_when_idle_exits_promptly(fresh_server):
     assert rc == 0, s.stderr
     # Nothing to drain: no reason to sit out the 10 s limit.
     assert time.monotonic() - t0 < 5, "idle server took %.1f s to exit" % (time.monotonic() - t0)
+
+
+LOAD_CLIENTS = 4
+LOAD_WARMUP = 20  # answered requests per connection before SIGTERM
+
+
+def test_sigterm_mid_load_logs_every_completed_request(fresh_server, demo):
+    # Event-loop threads batch their access-log lines (app/log.h).  A
+    # request that got its response must still have its line after SIGTERM
+    # arrives mid-load and the process exits, and each connection's lines
+    # must come out whole and in the order its requests were answered.
+    s = fresh_server.start()
+    answered = [[] for _ in range(LOAD_CLIENTS)]  # request ids, per connection, in order
+    progress = threading.Semaphore(0)
+
+    def client(k):
+        try:
+            sock = tls_connect(s.port, demo.ca)
+        except OSError:
+            return
+        try:
+            for i in range(100000):
+                rid = "load-%d-%d" % (k, i)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: %s\r\n\r\n" % rid.encode())
+                got, _ = read_http1_response(sock)
+                if got is None:
+                    break
+                answered[k].append(rid)
+                if len(answered[k]) == LOAD_WARMUP:
+                    progress.release()
+                if "close" in [v.lower() for v in got[1].get("connection", [])]:
+                    break
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(LOAD_CLIENTS)]
+    for t in threads:
+        t.start()
+    for _ in range(LOAD_CLIENTS):
+        assert progress.acquire(timeout=60), "the load did not get going: %r" % [len(a) for a in answered]
+    s.terminate()
+    rc = s.wait_exit()
+    s.stopped = True
+    assert rc == 0, "exit %d after SIGTERM; stderr:\n%s" % (rc, s.stderr)
+    for t in threads:
+        t.join(30)
+    # "stopped" is the process's last line: once read, stdout is complete
+    assert s.wait_record(lambda r: r.get("event") == "stopped") is not None, s.stdout_text()[-2000:]
+    assert all(l.startswith("{") and l.endswith("}") for l in s.lines), "a line was cut or merged"
+    logged = [r["request_id"] for r in s.records if r.get("event") == "request"]
+    for k in range(LOAD_CLIENTS):
+        mine = [rid for rid in logged if rid.startswith("load-%d-" % k)]
+        # the last request may have been answered as the client gave up reading
+        assert mine[:len(answered[k])] == answered[k], (
+            "connection %d: %d answered, %d logged; first difference at %s" % (
+                k, len(answered[k]), len(mine),
+                next((i for i, (a, b) in enumerate(zip(mine, answered[k])) if a != b), min(len(mine), len(answered[k])))))
+        assert len(mine) <= len(answered[k]) + 1

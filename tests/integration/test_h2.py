@@ -107,3 +107,58 @@ def test_h2_not_offered_means_http11(server, demo):
     assert data.startswith(b"HTTP/1.1 200"), data
     assert got is not None, "incomplete response: %r" % data
     assert json.loads(got[2]) == {"status": "ok"}, data
+
+
+HPACK_RESPONSES = 60
+# every field but the request id and Date is in the dynamic table by then;
+# the request id (~30 bytes coded) and a new Date (~25) are literals
+HPACK_INDEXED_MAX = 100
+
+
+def test_repeated_responses_stay_indexed(server, demo):
+    # h2o patch 0024: X-Request-ID differs on every response and must not
+    # crowd the stable security headers out of the HPACK dynamic table (then
+    # re-sent in full every twenty-odd responses).  Sequential requests on
+    # one connection; the size of each response's HEADERS frame is read off
+    # the wire, the fields through python3-h2's decoder.
+    sock = tls_socket(server.port, demo.ca)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    raw, sizes, fields = b"", [], []
+    try:
+        for i in range(HPACK_RESPONSES):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":authority", "localhost"),
+                                    (":path", "/healthz")], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            ended = False
+            while not ended:
+                data = sock.recv(65536)
+                assert data, "connection closed at response %d" % i
+                raw += data
+                while len(raw) >= 9 and len(raw) >= 9 + int.from_bytes(raw[:3], "big"):
+                    length = int.from_bytes(raw[:3], "big")
+                    if raw[3] == 0x1 and int.from_bytes(raw[5:9], "big") & 0x7fffffff == sid:  # HEADERS
+                        sizes.append(length)
+                    raw = raw[9 + length:]
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        fields.append(dict(ev.headers))
+                    elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                        ended = True
+                    elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                        pytest.fail("server ended the exchange: %r" % ev)
+                out = conn.data_to_send()
+                if out:
+                    sock.sendall(out)
+    finally:
+        sock.close()
+    assert len(sizes) == len(fields) == HPACK_RESPONSES
+    stable = {k: v for k, v in fields[0].items() if k not in ("date", "x-request-id")}
+    assert "content-security-policy" in stable and "strict-transport-security" in stable, fields[0]
+    for i, f in enumerate(fields):
+        assert {k: v for k, v in f.items() if k not in ("date", "x-request-id")} == stable, (i, f)
+    assert len({f["x-request-id"] for f in fields}) == HPACK_RESPONSES
+    assert sizes[0] > 3 * HPACK_INDEXED_MAX, "the first response should carry every field in full: %d" % sizes[0]
+    assert max(sizes[1:]) <= HPACK_INDEXED_MAX, "HEADERS frame sizes: %s" % sizes

@@ -44,9 +44,13 @@ export BULWARK_CACHE=$CACHE
 # Hardening for every object, ours and third-party (checked on the binary by
 # tests/unit/test_binary.py). _FORTIFY_SOURCE is not set: musl's headers have
 # no fortified variants, so it would be a flag with no effect.
+# The prefix maps keep the checkout's path out of the debug information (the
+# last matching map wins: the library sources in build/src/ become NAME/...,
+# our sources relative paths, the compile directory itself "."), so that the
+# build is the same byte for byte wherever it runs (make repro-check).
 HARDEN_CFLAGS="-O2 -g -fPIE -fstack-protector-strong -fstack-clash-protection \
--fcf-protection=full -ftrivial-auto-var-init=zero -ffile-prefix-map=$ROOT/= \
--ffile-prefix-map=$B/src/="
+-fcf-protection=full -ftrivial-auto-var-init=zero -ffile-prefix-map=$ROOT=. \
+-ffile-prefix-map=$ROOT/= -ffile-prefix-map=$B/src/="
 export HARDEN_CFLAGS
 
 say() { printf '==> %s\n' "$*" >&2; }

@@ -24,7 +24,7 @@ help:
 	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
 	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
 	@echo "make lint    static analysis of our C and shell (tests/lint/README.md)"
-	@echo "make repro-check  two builds under different conditions, compared byte for byte (~45 min)"
+	@echo "make repro-check  two builds under different conditions, compared byte for byte (~1 h: one cold build)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 

@@ -10,7 +10,7 @@ PYTEST := /usr/bin/python3 -m pytest
 VERSION := $(shell cat VERSION)
 
 .PHONY: all build deps run run-native test test-unit test-integration test-image test-sanitize fuzz fuzz-smoke fuzz-targets \
-    bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags attack-unpatched
+    bench bench-peers clean clean-demo binaries help audit sbom lint print-lint-flags attack-unpatched repro-check
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make audit   known advisories of every locked component (deps/advisories.yaml)"
 	@echo "make sbom    write build/image/sbom.spdx.json (SPDX 2.3) for the image files built"
 	@echo "make lint    static analysis of our C and shell (tests/lint/README.md)"
+	@echo "make repro-check  two builds under different conditions, compared byte for byte (~1 h: one cold build)"
 	@echo "make deps    install the host packages (apt-get)"
 	@echo "make clean   remove build/ (the source/build cache in ~/.cache/bulwark stays)"
 
@@ -122,6 +123,13 @@ print-lint-flags: $(UAPI_DIR)/.done $(GEN_DIR)/syscall_names.h
 sbom:
 	@deps/fetch
 	@image/sbom --image-dir $(B)/image
+
+# Two full builds (this checkout, and HEAD elsewhere with another user, umask,
+# time zone and an empty cache), every output compared byte for byte;
+# diffoscope reports in build/repro/ (image/README.md, "Reproducible builds").
+# Not part of `make test`: the second build is cold, kernel included.
+repro-check: deps
+	tests/repro/check.sh
 
 clean:
 	rm -rf $(B)

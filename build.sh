@@ -20,6 +20,8 @@
 #   build/demo/          demo CA, credentials and secrets (made once)
 #   build/image/         the appliance (image stage): bzImage, vmlinux, config,
 #                        System.map, initramfs.cpio, bulwark (the stripped /init),
+#                        bulwark.debug (its debug information, named by its
+#                        .gnu_debuglink),
 #                        secrets-demo.img, disk.raw, disk.qcow2, SHA256SUMS
 #   build/image-test/    the same kernel with tests/system/testinit.c as /init
 #                        (image-test stage): bzImage, disk.qcow2, for tests/system
@@ -42,9 +44,13 @@ export BULWARK_CACHE=$CACHE
 # Hardening for every object, ours and third-party (checked on the binary by
 # tests/unit/test_binary.py). _FORTIFY_SOURCE is not set: musl's headers have
 # no fortified variants, so it would be a flag with no effect.
+# The prefix maps keep the checkout's path out of the debug information (the
+# last matching map wins: the library sources in build/src/ become NAME/...,
+# our sources relative paths, the compile directory itself "."), so that the
+# build is the same byte for byte wherever it runs (make repro-check).
 HARDEN_CFLAGS="-O2 -g -fPIE -fstack-protector-strong -fstack-clash-protection \
--fcf-protection=full -ftrivial-auto-var-init=zero -ffile-prefix-map=$ROOT/= \
--ffile-prefix-map=$B/src/="
+-fcf-protection=full -ftrivial-auto-var-init=zero -ffile-prefix-map=$ROOT=. \
+-ffile-prefix-map=$ROOT/= -ffile-prefix-map=$B/src/="
 export HARDEN_CFLAGS
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -298,9 +304,15 @@ stage_image() {
     [ -d "$B/demo/secrets" ] || die "image: no $B/demo/secrets (./build.sh demo)"
     kernel_tree
     rm -rf "$out" && mkdir -p "$out"
-    # /init is the service without its symbols; build/bin/bulwark keeps them
-    # (and the debug information) for reading crash addresses.
-    strip --strip-all -o "$out/bulwark" "$B/bin/bulwark"
+    # /init is the service without its symbols; its debug information goes
+    # to bulwark.debug (for gdb or addr2line on a crash address), which the
+    # stripped binary names in .gnu_debuglink (file name and the CRC-32 of
+    # bulwark.debug: deterministic). build/bin/bulwark keeps everything.
+    objcopy --only-keep-debug "$B/bin/bulwark" "$out/bulwark.debug"
+    chmod 0644 "$out/bulwark.debug"
+    strip --strip-all -o "$out/bulwark.stripped" "$B/bin/bulwark"
+    (cd "$out" && objcopy --add-gnu-debuglink=bulwark.debug bulwark.stripped bulwark)
+    rm "$out/bulwark.stripped"
     build_kernel release "$out/bulwark" "$out"
     say "image: secrets-demo.img, disk.raw, disk.qcow2"
     "$ROOT/image/mksecrets" "$B/demo/secrets" "$out/secrets-demo.img"

@@ -52,7 +52,16 @@ KBUILD_BUILD_TIMESTAMP=$(LC_ALL=C date -u -d "@$SOURCE_DATE_EPOCH")
 export KBUILD_BUILD_TIMESTAMP
 export LC_ALL=C TZ=UTC
 
-kmake() { make -s -C "$SRC" O="$OBJ" ARCH=x86_64 "$@"; }
+# Kconfig asks the host's Rust and pahole for their versions and writes them
+# into .config (RUSTC_VERSION, RUSTC_LLVM_VERSION, PAHOLE_VERSION) even with
+# Rust and BTF off: whether a rustup toolchain is on this user's PATH then
+# changes the .config (make repro-check found it). Names that exist nowhere
+# make every version 0, on every machine.
+NO_HOST_TOOL=bulwark-no-such-tool
+kmake() {
+    make -s -C "$SRC" O="$OBJ" ARCH=x86_64 RUSTC=$NO_HOST_TOOL HOSTRUSTC=$NO_HOST_TOOL \
+        BINDGEN=$NO_HOST_TOOL PAHOLE=$NO_HOST_TOOL "$@"
+}
 
 # check_fragment CONFIG: every option of the fragment as written, or fail.
 check_fragment() {

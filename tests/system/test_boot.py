@@ -57,3 +57,21 @@ def test_qmp_powerdown_signals_pid1_and_qemu_exits(guest, profile):
     g.wait_for("BULWARK-TESTINIT-SIGNAL SIGTERM", 30)
     assert g.wait_exit() == 0, g.console[-3000:]
 
+
+
+@pytest.mark.parametrize("vmgenid", [True, False], ids=["with-vmgenid", "without"])
+def test_vmgenid_driver_binds(guest, vmgenid):
+    """CVE-2026-25835: the kernel's VM generation ID driver finds QEMU's
+    device (the one a snapshot restore or clone changes, the kernel's cue to
+    reseed its RNG). Without the device nothing is bound: the marker is the
+    driver's, not testinit's."""
+    args = ["--no-secrets", "--cmdline-extra", "ip=off"] + (["--vmgenid"] if vmgenid else [])
+    g = guest("q35", *args, *boot_args("q35", image_test_file))
+    g.wait_for(READY.pattern, BOOT_LIMIT_S["q35"])
+    g.wait_for(POWEROFF, 30)
+    g.wait_exit()
+    lines = [l for l in g.console.splitlines() if "testinit: vmgenid:" in l]
+    if vmgenid:
+        assert any("bound QEMUVGID:" in l for l in lines), g.console[-3000:]
+    else:
+        assert lines and all("bound" not in l for l in lines), lines

@@ -82,3 +82,21 @@ def test_checker_names_every_broken_rule(tmp_path):
 def test_checker_fails_on_missing_config(tmp_path):
     rc, out = check(str(tmp_path / "nope"))
     assert rc == 2 and "cannot read" in out
+
+
+def test_vmgenid_reseeds_rng_on_clone():
+    """CVE-2026-25835 (deps/advisories.yaml): the VM generation ID driver is
+    built in, so a restored snapshot or a clone reseeds the kernel's RNG
+    before getrandom() hands out the same bytes twice."""
+    have = read_config(release_file("config"))
+    assert have.get("CONFIG_VIRT_DRIVERS") == "y"
+    assert have.get("CONFIG_VMGENID") == "y", "VMGENID is %s" % have.get("CONFIG_VMGENID", "n")
+
+
+def test_perf_events_restricted():
+    """CLASS-LINUX-PERF-EVENTS: x86 cannot drop PERF_EVENTS, so Debian's
+    restriction (perf_event_paranoid=3) is on and no PMU driver is built."""
+    have = read_config(release_file("config"))
+    assert have.get("CONFIG_SECURITY_PERF_EVENTS_RESTRICT") == "y"
+    for pmu in ("INTEL_UNCORE", "INTEL_RAPL", "INTEL_CSTATE", "AMD_POWER", "AMD_UNCORE"):
+        assert have.get("CONFIG_PERF_EVENTS_" + pmu, "n") == "n", pmu

@@ -1,8 +1,9 @@
 /* Test /init for boot tests until bulwark's PID 1 role exists.
  * Prints a marker with the uptime and what the kernel set up (DHCP lease,
- * block devices), then powers off -- or, with testinit=wait on the command
+ * block devices, the VM generation ID device), then powers off -- or, with testinit=wait on the command
  * line, first waits for SIGTERM (the ACPI power button) or SIGINT
  * (Ctrl-Alt-Del). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,36 @@ static void cat(const char *tag, const char *path)
 	while (fgets(buf, sizeof buf, f))
 		printf("testinit: %s: %s", tag, buf);
 	(void)fclose(f); /* read-only */
+}
+
+/* The devices the VM generation ID driver bound (QEMU's is QEMUVGID:00). */
+static void vmgenid(void)
+{
+	const char *drv = "/sys/bus/platform/drivers/vmgenid";
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	mkdir("/sys", 0555);
+	if (mount("sysfs", "/sys", "sysfs", 0, 0) != 0) {
+		printf("testinit: vmgenid: cannot mount sysfs\n");
+		return;
+	}
+	d = opendir(drv);
+	if (!d) {
+		printf("testinit: vmgenid: no driver\n");
+		return;
+	}
+	/* cppcheck-suppress readdirCalled ; readdir_r is obsolete (POSIX.1-2024), and testinit has one thread */
+	while ((e = readdir(d)) != 0) {
+		if (strchr(e->d_name, ':')) {
+			printf("testinit: vmgenid: bound %s\n", e->d_name);
+			n++;
+		}
+	}
+	(void)closedir(d); /* read-only */
+	if (!n)
+		printf("testinit: vmgenid: no device\n");
 }
 
 int main(void)
@@ -57,6 +88,7 @@ int main(void)
 	printf("testinit: cmdline: %s", cmdline);
 	cat("pnp", "/proc/net/pnp");
 	cat("partitions", "/proc/partitions");
+	vmgenid();
 	if (strstr(cmdline, "testinit=wait")) {
 		printf("testinit: waiting for SIGTERM or SIGINT\n");
 		sigwait(&set, &sig);

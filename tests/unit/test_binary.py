@@ -9,10 +9,11 @@ up as a failing control instead of a green test."""
 import os
 import re
 import subprocess
+import zlib
 
 import pytest
 
-from conftest import require_binary, run
+from conftest import REPO, require_binary, run
 
 pytestmark = pytest.mark.unit
 
@@ -234,3 +235,125 @@ def test_openssl_checks_catch_openssl():
     assert check_no_openssl(path)
     assert check_static_pie(path)
     assert check_mbedtls_in(path)
+
+
+# -- the release /init: stripped, its debug information in a separate file ------------
+#
+# build/image/bulwark (the /init of the image) has no symbols and no debug
+# sections; build/image/bulwark.debug (objcopy --only-keep-debug) has them,
+# and the stripped binary names it in .gnu_debuglink: the file name, then the
+# CRC-32 of the debug file (what gdb checks before using it).
+
+IMAGE = os.environ.get("BULWARK_IMAGE") or os.path.join(REPO, "build", "image")
+
+
+def section_names(path):
+    _, out, _ = tool("readelf", "-SW", path)
+    return re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M)
+
+
+def check_stripped(path):
+    problems = []
+    names = section_names(path)
+    if not names:
+        problems.append("no sections read")
+    debug = [n for n in names if n.startswith((".debug_", ".zdebug_"))]
+    if debug:
+        problems.append("debug sections: %s" % ", ".join(debug))
+    if ".symtab" in names:
+        problems.append("has a .symtab")
+    return problems
+
+
+def debuglink(path):
+    """(file name, CRC-32) from .gnu_debuglink, or None."""
+    if ".gnu_debuglink" not in section_names(path):
+        return None
+    _, out, _ = tool("readelf", "-x", ".gnu_debuglink", "-W", path)
+    data = b"".join(bytes.fromhex("".join(m.split()))
+                    for m in re.findall(r"^\s*0x[0-9a-f]+ ((?:[0-9a-f]{2,8} ){1,4})", out, re.M))
+    end = data.index(b"\0")
+    off = (end + 1 + 3) & ~3  # the CRC follows the name, 4-byte aligned
+    return data[:end].decode(), int.from_bytes(data[off:off + 4], "little")
+
+
+def check_debuglink(path, debug_path):
+    link = debuglink(path)
+    if link is None:
+        return ["no .gnu_debuglink section"]
+    problems = []
+    name, crc = link
+    if name != os.path.basename(debug_path):
+        problems.append(".gnu_debuglink names %r, not %r" % (name, os.path.basename(debug_path)))
+    with open(debug_path, "rb") as f:
+        want = zlib.crc32(f.read())
+    if crc != want:
+        problems.append(".gnu_debuglink CRC %08x, %s has %08x" % (crc, debug_path, want))
+    return problems
+
+
+def check_has_debug_info(path):
+    names = section_names(path)
+    problems = ["no %s" % n for n in (".debug_info", ".debug_line", ".symtab") if n not in names]
+    _, out, _ = tool("readelf", "--debug-dump=info", path)
+    if "DW_TAG_compile_unit" not in out:
+        problems.append("readelf --debug-dump=info shows no compile units")
+    return problems
+
+
+def cpio_member(path, wanted):
+    """The bytes of one member of a newc cpio archive (the kernel's initramfs)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 110 <= len(data):
+        hdr = data[pos:pos + 110]
+        assert hdr[:6] in (b"070701", b"070702"), "not a newc cpio at %d" % pos
+        size, namesize = int(hdr[54:62], 16), int(hdr[94:102], 16)
+        name = data[pos + 110:pos + 110 + namesize - 1].decode()
+        start = (pos + 110 + namesize + 3) & ~3
+        if name == wanted:
+            return data[start:start + size]
+        if name == "TRAILER!!!":
+            break
+        pos = (start + size + 3) & ~3
+    return None
+
+
+@pytest.fixture(scope="module")
+def release():
+    b, d = os.path.join(IMAGE, "bulwark"), os.path.join(IMAGE, "bulwark.debug")
+    for p in (b, d):
+        if not os.path.isfile(p):
+            pytest.fail("%s not found: ./build.sh image" % p, pytrace=False)
+    return b, d
+
+
+def test_release_binary_is_stripped(release):
+    assert not check_stripped(release[0]), check_stripped(release[0])
+
+
+def test_release_binary_links_its_debug_file(release):
+    assert not check_debuglink(*release), check_debuglink(*release)
+
+
+def test_debug_file_has_the_debug_information(release):
+    assert not check_has_debug_info(release[1]), check_has_debug_info(release[1])
+
+
+def test_release_binary_is_the_init_of_the_image(release):
+    init = cpio_member(os.path.join(IMAGE, "initramfs.cpio"), "init")
+    assert init is not None, "no /init in initramfs.cpio"
+    with open(release[0], "rb") as f:
+        assert init == f.read(), "/init differs from build/image/bulwark"
+
+
+def test_release_checks_can_fail(binary, release, tmp_path):
+    # The unstripped build is refused by the strip check and has no link; the
+    # release binary does not match a debug file with other bytes.
+    assert check_stripped(binary)
+    assert check_debuglink(binary, release[1]) == ["no .gnu_debuglink section"]
+    other = tmp_path / "bulwark.debug"
+    other.write_bytes(open(release[1], "rb").read() + b"\0")
+    assert any("CRC" in p for p in check_debuglink(release[0], str(other)))
+    assert check_has_debug_info(release[0])

@@ -100,6 +100,7 @@ def image_dir(tmp_path_factory):
     shutil.copyfile(BULWARK, d / "bulwark")
     (d / "bzImage").write_bytes(b"kernel stand-in\n" * 64)
     (d / "disk.raw").write_bytes(b"\0" * 4096)
+    (d / "bulwark.debug").write_bytes(b"debug stand-in\n" * 64)
     return d  # no vmlinux, disk.qcow2 or secrets-demo.img: they must not be listed
 
 
@@ -258,13 +259,15 @@ def test_our_patches_are_applied_to_their_component(doc):
 def test_image_files_present_and_only_those(doc, image_dir):
     image = package(doc, "bulwark-image")["SPDXID"]
     listed = {f["fileName"]: f for f in doc["files"] if f["SPDXID"] in related(doc, image, "CONTAINS")}
-    assert set(listed) == {"./bulwark", "./bzImage", "./disk.raw"}
+    assert set(listed) == {"./bulwark", "./bulwark.debug", "./bzImage", "./disk.raw"}
     for name, f in listed.items():
         data = (image_dir / name[2:]).read_bytes()
         sha = {c["algorithm"]: c["checksumValue"] for c in f["checksums"]}
         assert sha == {"SHA1": hashlib.sha1(data).hexdigest(), "SHA256": hashlib.sha256(data).hexdigest()}
     kernel = [f["SPDXID"] for f in doc["files"] if f["fileName"] == "./bzImage"][0]
     assert package(doc, "linux")["SPDXID"] in related(doc, kernel, "GENERATED_FROM")
+    debug = [f["SPDXID"] for f in doc["files"] if f["fileName"] == "./bulwark.debug"][0]
+    assert related(doc, debug, "GENERATED_FROM") == [package(doc, "bulwark")["SPDXID"]]
 
 
 def test_deterministic(image_dir, tmp_path):

@@ -13,7 +13,6 @@ teardown), and the session when one is left over.
 
 import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -293,13 +292,17 @@ class Server:
                 rec = json.loads(line)
             except ValueError:
                 pass
-            with self._cond:
-                self.lines.append(line)
-                if isinstance(rec, dict):
-                    self.records.append(rec)
-                    if self.listening is None and rec.get("event") == "listening":
-                        self.listening = rec
-                self._cond.notify_all()
+            self._record(line, rec)
+
+    def _record(self, line, rec):
+        """One log line, and its JSON record when it is one."""
+        with self._cond:
+            self.lines.append(line)
+            if isinstance(rec, dict):
+                self.records.append(rec)
+                if self.listening is None and rec.get("event") == "listening":
+                    self.listening = rec
+            self._cond.notify_all()
 
     def _read_stderr(self, f):
         for raw in f:
@@ -439,6 +442,30 @@ def run(cmd, timeout=30, **kw):
         pytest.fail("%s did not finish within %d s" % (" ".join(cmd), timeout))
 
 
+
+def dribble_until_closed(sock, interval_s, max_s):
+    """Sends the start of a request head, then one more header byte every
+    interval_s, never completing it, until the server closes the connection
+    or max_s pass. Returns the seconds until the close, or None."""
+    start = time.monotonic()
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+        while time.monotonic() - start < max_s:
+            try:
+                sock.sendall(b"X")
+            except (ConnectionError, OSError):
+                return time.monotonic() - start
+            sock.settimeout(interval_s)
+            try:
+                if sock.recv(1024) == b"":
+                    return time.monotonic() - start
+            except (TimeoutError, OSError) as e:
+                if "timed out" not in str(e):
+                    return time.monotonic() - start
+    finally:
+        sock.close()
+    return None
+
 class HeaderAccess:
     """header() and json() over .headers (lower-case name -> list of values)
     and .body, shared by the response classes of the tests."""
@@ -545,7 +572,7 @@ def read_http1_response(sock, timeout=15):
             return got, data
         try:
             chunk = sock.recv(65536)
-        except (ConnectionError, OSError) as e:
+        except (ConnectionError, OSError):
             return parse_http1_response(data) if data else None, data
         if not chunk:
             return parse_http1_response(data), data
@@ -718,13 +745,7 @@ class ImageServer(Server):
                 rec = json.loads(line[line.index("{"):])
             except ValueError:
                 pass
-        with self._cond:
-            self.lines.append(line)
-            if isinstance(rec, dict):
-                self.records.append(rec)
-                if self.listening is None and rec.get("event") == "listening":
-                    self.listening = rec
-            self._cond.notify_all()
+        self._record(line, rec)
 
     def stop(self):
         pass

@@ -5,11 +5,10 @@ headers over 16 KiB, and a client that sends its headers too slowly is cut
 off (tested with header_timeout: 1s in a copy of the default policy)."""
 
 import json
-import time
 
 import pytest
 
-from conftest import Server, curl
+from conftest import Server, curl, dribble_until_closed
 from policy_helpers import (next_source, assert_error_body, assert_security_headers, h1_raw, h1_request, h2_request,
                             h2_upload, policy_variant, tls_socket)
 
@@ -255,30 +254,9 @@ def test_default_policy_header_timeout_is_10s():
 
 def test_slow_headers_are_cut_off(tight_server, demo):
     sock = tls_socket(tight_server.port, demo.ca)
-    start = time.monotonic()
-    closed_at = None
-    try:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
-        # one byte of a header every 200 ms, for up to 5 s: never a whole head
-        for _ in range(25):
-            try:
-                sock.sendall(b"X")
-            except (ConnectionError, OSError):
-                closed_at = time.monotonic()
-                break
-            sock.settimeout(0.2)
-            try:
-                if sock.recv(1024) == b"":
-                    closed_at = time.monotonic()
-                    break
-            except (TimeoutError, OSError) as e:
-                if "timed out" not in str(e):
-                    closed_at = time.monotonic()
-                    break
-    finally:
-        sock.close()
-    assert closed_at is not None, "a client dribbling its headers for 5 s was never cut off"
-    took = closed_at - start
+    # one byte of a header every 200 ms, for up to 5 s: never a whole head
+    took = dribble_until_closed(sock, 0.2, 5)
+    assert took is not None, "a client dribbling its headers for 5 s was never cut off"
     assert SHORT_TIMEOUT_S - 0.3 <= took <= SHORT_TIMEOUT_S + 2, "cut off after %.1f s" % took
 
 

@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 
-from conftest import IMAGE_CLIENT_ADDRESS, TIME_SCALE, curl
+from conftest import IMAGE_CLIENT_ADDRESS, TIME_SCALE, curl, dribble_until_closed
 
 HEADER_TIMEOUT_S = 10   # policy/default.yaml limits.header_timeout
 
@@ -25,29 +25,8 @@ HEADER_TIMEOUT_S = 10   # policy/default.yaml limits.header_timeout
 def test_slow_headers_are_cut_off_after_10_s(image_server, demo):
     raw = socket.create_connection(("127.0.0.1", image_server.port), timeout=30 * TIME_SCALE)
     sock = ssl.create_default_context(cafile=demo.ca).wrap_socket(raw, server_hostname="localhost")
-    start = time.monotonic()
-    closed_at = None
-    try:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
-        # one byte of a header every 0.5 s: never a whole head
-        while time.monotonic() - start < HEADER_TIMEOUT_S + 4 * TIME_SCALE:
-            try:
-                sock.sendall(b"X")
-            except (ConnectionError, OSError):
-                closed_at = time.monotonic()
-                break
-            sock.settimeout(0.5)
-            try:
-                if sock.recv(1024) == b"":
-                    closed_at = time.monotonic()
-                    break
-            except (TimeoutError, OSError) as e:
-                if "timed out" not in str(e):
-                    closed_at = time.monotonic()
-                    break
-    finally:
-        sock.close()
-    took = None if closed_at is None else closed_at - start
+    # one byte of a header every 0.5 s: never a whole head
+    took = dribble_until_closed(sock, 0.5, HEADER_TIMEOUT_S + 4 * TIME_SCALE)
     assert took is not None, "a client dribbling its headers was never cut off"
     print("cut off after %.1f s" % took)
     # never before the limit; after it, as soon as a loaded TCG guest gets to it

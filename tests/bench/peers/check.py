@@ -24,16 +24,13 @@ import subprocess
 import sys
 import tempfile
 
-SECURITY = {
-    "strict-transport-security": "max-age=63072000; includeSubDomains",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "strict-origin-when-cross-origin",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    "permissions-policy": "geolocation=(), microphone=(), camera=()",
-    "cross-origin-opener-policy": "same-origin",
-    "cross-origin-resource-policy": "same-origin",
-}
+TESTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+# DEFAULT-POLICY.md's headers, as the integration tests hold Bulwark to them
+sys.path[:0] = [os.path.join(TESTS, "integration"), TESTS]
+from policy_helpers import HSTS, SECURITY_HEADERS  # noqa: E402  (needs the path above)
+
+SECURITY = dict(SECURITY_HEADERS, **{"strict-transport-security": HSTS})
 ORIGIN = "https://app.bulwark.test"
 OTHER_ORIGINS = ["null", "http://app.bulwark.test", "https://app.bulwark.test.evil.example",
                  "https://evilapp.bulwark.test", "https://APP.bulwark.test", "https://app.bulwark.test:8443"]

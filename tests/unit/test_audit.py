@@ -144,10 +144,10 @@ def test_status_needs_its_fields(tmp_path):
     del entry(doc, "mbedtls", "CVE-2026-50581")["reason"]
     entry(doc, "libyaml", "CVE-2024-3205")["status"] = "wontfix"
     del entry(doc, "h2o", "CVE-2025-8671")["tests"]
-    del entry(doc, "mbedtls", "CVE-2026-25835")["action"]
+    del entry(doc, "mbedtls", "CVE-2026-49300")["action"]
     r = audit("--advisories", write_advisories(tmp_path, doc))
     assert_fails(r, "CVE-2026-50581: status accepted needs reason", "'wontfix'",
-                 "CVE-2025-8671: status fixed-by-us needs tests", "CVE-2026-25835: status open needs action")
+                 "CVE-2025-8671: status fixed-by-us needs tests", "CVE-2026-49300: status open needs action")
 
 
 def test_strict_fails_while_anything_is_open():

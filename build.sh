@@ -55,6 +55,8 @@ export HARDEN_CFLAGS
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=deps/build/cached-stage.sh
+. "$ROOT/deps/build/cached-stage.sh"
 
 lock_block() {  # the lock lines of one component, as text
     awk -v c="$1" '$1=="component"{on=($2==c)} on' "$ROOT/deps/sources.lock"
@@ -82,26 +84,7 @@ key_of() {  # the key a built stage was made with
 build_dep() {
     local name=$1 dest=$2; shift 2
     local key; key=$(stage_key "$name" "$@")
-    if [ -f "$dest/.key" ] && [ "$(cat "$dest/.key")" = "$key" ]; then
-        say "$name: up to date ($key)"
-        return
-    fi
-    local cached=$CACHE/build/$name-$key
-    if [ ! -f "$cached/.key" ]; then
-        say "$name: building ($key)"
-        local work=$B/src/$name
-        "$ROOT/deps/fetch" --unpack "$name" "$work"
-        rm -rf "$cached.tmp" && mkdir -p "$cached.tmp"
-        SRC=$work PREFIX=$cached.tmp CONFIG_DIR=$ROOT/deps/config/$name \
-            STAGE_DIR=$ROOT/deps/build DEPS=$B/deps JOBS=$JOBS \
-            CC=$B/toolchain/cc CFLAGS="$HARDEN_CFLAGS" \
-            "$ROOT/deps/build/$name.sh" || die "stage $name failed (sources in $work)"
-        echo "$key" >"$cached.tmp/.key"
-        rm -rf "$cached" && mv "$cached.tmp" "$cached"
-    else
-        say "$name: from cache ($key)"
-    fi
-    rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && cp -a "$cached" "$dest"
+    cached_stage "$name" "$dest" "$key" "$CACHE/build/$name-$key" "$B/toolchain/cc" "$HARDEN_CFLAGS"
 }
 
 write_toolchain() {

@@ -51,6 +51,8 @@ lib_cflags() { if [ "$1" = mbedtls ]; then echo "$SAN_CFLAGS_MBEDTLS"; else echo
 
 say() { printf '==> sanitize: %s\n' "$*" >&2; }
 die() { printf 'tests/sanitize/build.sh: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=deps/build/cached-stage.sh
+. "$ROOT/deps/build/cached-stage.sh"
 
 command -v "$CLANG" >/dev/null || die "$CLANG not found: run 'make deps' (tests/sanitize/host-packages.txt)"
 
@@ -72,28 +74,9 @@ lib_key() {
 }
 
 build_lib() {
-    local name=$1 dest=$B/deps/$1
+    local name=$1
     local key; key=$(lib_key "$name")
-    if [ -f "$dest/.key" ] && [ "$(cat "$dest/.key")" = "$key" ]; then
-        say "$name: up to date ($key)"
-        return
-    fi
-    local cached=$CACHE/build/$name-san-$key
-    if [ ! -f "$cached/.key" ]; then
-        say "$name: building ($key)"
-        local work=$B/src/$name
-        "$ROOT/deps/fetch" --unpack "$name" "$work"
-        rm -rf "$cached.tmp" && mkdir -p "$cached.tmp"
-        SRC=$work PREFIX=$cached.tmp CONFIG_DIR=$ROOT/deps/config/$name \
-            STAGE_DIR=$ROOT/deps/build DEPS=$B/deps JOBS=$JOBS \
-            CC=$CLANG CFLAGS="$(lib_cflags "$name")" \
-            "$ROOT/deps/build/$name.sh" || die "stage $name failed (sources in $work)"
-        echo "$key" >"$cached.tmp/.key"
-        rm -rf "$cached" && mv "$cached.tmp" "$cached"
-    else
-        say "$name: from cache ($key)"
-    fi
-    rm -rf "$dest" && mkdir -p "$(dirname "$dest")" && cp -a "$cached" "$dest"
+    cached_stage "$name" "$B/deps/$name" "$key" "$CACHE/build/$name-san-$key" "$CLANG" "$(lib_cflags "$name")"
 }
 
 build_app() {

@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # What the side-by-side bench scripts share (sourced): a free port, a
-# process's CPU ticks, and starting one bulwark under a policy.
+# process's CPU ticks, starting one bulwark under a policy, and the three
+# /healthz loads with their table.
 #
 # The caller sets WORK (a scratch folder), DEMO (the demo identity) and
 # THREADS, declares the arrays `PIDS=()` and `declare -A PORT PID`, and
-# defines die().
+# defines die(). run_loads also needs REPS, H1_N and H2_N.
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -54,4 +55,44 @@ measure() {
     [ "$ok" = "$n" ] || die "not every request got $code: $(echo "$out" | grep 'status codes')"
     rps=$(echo "$out" | sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p')
     echo "$rps $(( (t1 - t0) * 1000000 / CLK_TCK / n ))"
+}
+
+# run_loads NAME...: REPS rounds; in each, every load (HTTP/1.1 keep-alive
+# /healthz: h2load --h1 -n H1_N -c 50; HTTP/2 /healthz: -n H2_N -c 50 -m 10;
+# HTTP/2 on a path no route has, the router's JSON 404) runs against each
+# named server in turn, so that drift in the machine's load falls on all of
+# them alike. Lines "LOAD NAME REQ/S CPU_US" go to $WORK/results.
+run_loads() {
+    local load who n path code r args
+    : >"$WORK/results"
+    for _ in $(seq "$REPS"); do
+        for load in h1 h2 h2-404; do
+            for who in "$@"; do
+                path=/healthz code=2xx
+                case $load in
+                h1) n=$H1_N; args=(--h1 -n "$n" -c 50) ;;
+                h2) n=$H2_N; args=(-n "$n" -c 50 -m 10) ;;
+                h2-404) n=$H2_N; args=(-n "$n" -c 50 -m 10); path=/no-such-route code=4xx ;;
+                esac
+                r=$(measure "${PID[$who]}" "$n" "$code" "${args[@]}" "https://localhost:${PORT[$who]}$path")
+                echo "$load $who $r" >>"$WORK/results"
+            done
+        done
+    done
+}
+
+# report_loads A B: per load, the medians of req/s and CPU µs per request
+# of A and of B, and A/B of req/s
+report_loads() {
+    python3 - "$WORK/results" "$1" "$2" "$THREADS" "$REPS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+a, b = sys.argv[2], sys.argv[3]
+print("/healthz (h1, h2) and a 404 (h2-404), %s server thread(s), medians of %s" % (sys.argv[4], sys.argv[5]))
+print("%-6s %12s %12s %8s %14s %14s" % ("load", a + " req/s", b + " req/s", "ratio", a + " CPU us", b + " CPU us"))
+for load in ("h1", "h2", "h2-404"):
+    m = {w: (statistics.median(float(r[2]) for r in rows if r[0] == load and r[1] == w),
+             statistics.median(int(r[3]) for r in rows if r[0] == load and r[1] == w)) for w in (a, b)}
+    print("%-6s %12.0f %12.0f %8.2f %14d %14d" % (load, m[a][0], m[b][0], m[a][0] / m[b][0], m[a][1], m[b][1]))
+PY
 }

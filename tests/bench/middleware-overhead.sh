@@ -46,30 +46,5 @@ start_bulwark bare "$BARE" "$WORK/policy.yaml"
 curl -skI "https://localhost:${PORT[bare]}/healthz" | grep -qi '^strict-transport-security' && die "bulwark-bare has middleware"
 curl -skI "https://localhost:${PORT[full]}/healthz" | grep -qi '^strict-transport-security' || die "the full server has no HSTS"
 
-: >"$WORK/results"
-for _ in $(seq "$REPS"); do
-    for load in h1 h2 h2-404; do
-        for who in full bare; do
-            path=/healthz code=2xx
-            case $load in
-            h1) n=$H1_N; args=(--h1 -n "$n" -c 50) ;;
-            h2) n=$H2_N; args=(-n "$n" -c 50 -m 10) ;;
-            h2-404) n=$H2_N; args=(-n "$n" -c 50 -m 10); path=/no-such-route code=4xx ;;
-            esac
-            r=$(measure "${PID[$who]}" "$n" "$code" "${args[@]}" "https://localhost:${PORT[$who]}$path")
-            echo "$load $who $r" >>"$WORK/results"
-        done
-    done
-done
-
-python3 - "$WORK/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-print("/healthz (h1, h2) and a 404 (h2-404), one server thread, medians")
-print("%-5s %12s %12s %8s %14s %14s" % ("load", "full req/s", "bare req/s", "ratio", "full CPU us", "bare CPU us"))
-for load in ("h1", "h2", "h2-404"):
-    m = {w: (statistics.median(float(r[2]) for r in rows if r[0] == load and r[1] == w),
-             statistics.median(int(r[3]) for r in rows if r[0] == load and r[1] == w)) for w in ("full", "bare")}
-    print("%-5s %12.0f %12.0f %8.2f %14d %14d" % (load, m["full"][0], m["bare"][0], m["full"][0] / m["bare"][0],
-                                                 m["full"][1], m["bare"][1]))
-PY
+run_loads full bare
+report_loads full bare

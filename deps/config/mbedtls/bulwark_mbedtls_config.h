@@ -86,6 +86,17 @@
  * caps the server at about 14 concurrent connections; the dynamic store
  * grows with the number of connections. */
 #define MBEDTLS_PSA_KEY_STORE_DYNAMIC
+/* PSA functions work on the caller's buffers directly instead of copying
+ * each input and output to the heap first. The copies protect a PSA service
+ * whose callers share memory with it across a trust boundary; here PSA is a
+ * library inside the one process, and every buffer it is given is that
+ * process's own. Without this, every TLS record costs a calloc of the whole
+ * remaining record buffer (~16 KiB), a copy of it back and a free, in both
+ * directions (tests/bench/binaries.sh, tests/bench/README.md). The record
+ * layer encrypts in place (input == output), which GCM and ChaCha20-Poly1305
+ * support; partially overlapping buffers would not be, and nothing passes
+ * them. */
+#define MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS
 
 /* --- TLS ---------------------------------------------------------------------- */
 #define MBEDTLS_SSL_TLS_C

@@ -18,20 +18,20 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 from conftest import Server, curl, free_port
 from policy_helpers import assert_error_body, assert_security_headers, policy_variant
 
 
-def make_ca(name):
+def make_ca(name, path_length=0):
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .sign(key, hashes.SHA256()))
     return key, cert
@@ -83,11 +83,11 @@ def https_upstream(cert, key):
     return srv
 
 
-def routes(entries):
+def routes(entries, ca_file="upstream-ca.pem"):
     text = ""
     for path, upstream in entries:
-        text += ("  - path: %s\n    methods: [GET]\n    proxy:\n      upstream: %s\n      ca_file: upstream-ca.pem\n\n"
-                 % (path, upstream))
+        text += ("  - path: %s\n    methods: [GET]\n    proxy:\n      upstream: %s\n      ca_file: %s\n\n"
+                 % (path, upstream, ca_file))
     return text
 
 
@@ -151,3 +151,73 @@ def test_missing_upstream_ca_is_refused_at_start(bulwark_bin, demo, tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 1 and err.count("\n") == 1, err
     assert "route /api/x: upstream CA: cannot read certificate" in err and "upstream-ca.pem" in err, err
+
+
+def make_issuer(ca_key, ca_cert, name, basic_constraints):
+    """A certificate from ca_key whose own key then signs a leaf: a real
+    intermediate, or an end-entity certificate with the raw basicConstraints
+    DER given (no KeyUsage, as many end-entity certificates have none)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+         .issuer_name(ca_cert.subject).public_key(key.public_key())
+         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+         .not_valid_after(now + datetime.timedelta(days=30)))
+    if basic_constraints is None:
+        b = b.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+    else:
+        b = b.add_extension(x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, basic_constraints),
+                            critical=True)
+    return key, b.sign(ca_key, hashes.SHA256())
+
+
+def chained_upstream(issuer_key, issuer_cert, out_dir, stem):
+    """An HTTPS upstream for localhost whose leaf is signed by issuer_key,
+    presenting the leaf and then issuer_cert."""
+    cert_path, key_path = make_leaf(issuer_key, issuer_cert, "localhost", out_dir, stem)
+    with open(cert_path, "ab") as f:
+        f.write(issuer_cert.public_bytes(serialization.Encoding.PEM))
+    return https_upstream(cert_path, key_path)
+
+
+def test_end_entity_certificate_cannot_act_as_a_ca(bulwark_bin, demo, tmp_path):
+    """CVE-2026-49300 (mbedTLS before 3.6.7): a basicConstraints that starts
+    with an INTEGER (a path length, the cA field left out, so cA is FALSE)
+    was read as cA = TRUE. Any holder of such an end-entity certificate from
+    a route's CA could then sign a certificate for the upstream's name and
+    impersonate it. The control: the same chain through a real intermediate
+    is proxied, so the refusal is about the issuer's basicConstraints."""
+    # no path length limit, so that an intermediate below the root is allowed at all
+    ca_key, ca_cert = make_ca("Upstream CA Without Path Limit", path_length=None)
+    inter_key, inter_cert = make_issuer(ca_key, ca_cert, "Real Intermediate", None)
+    ee_key, ee_cert = make_issuer(ca_key, ca_cert, "some-other-service.example",
+                                  b"\x30\x03\x02\x01\x01")  # SEQUENCE { INTEGER 1 }
+    real = chained_upstream(inter_key, inter_cert, str(tmp_path), "via-intermediate")
+    forged = chained_upstream(ee_key, ee_cert, str(tmp_path), "via-end-entity")
+    try:
+        secrets = str(tmp_path / "secrets")
+        shutil.copytree(demo.secrets, secrets)
+        with open(os.path.join(secrets, "upstream-ca2.pem"), "wb") as f:
+            f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+        d = copy.copy(demo)
+        d.secrets = secrets
+        text = routes([("/api/real", "https://localhost:%d/" % real.server_address[1]),
+                       ("/api/forged", "https://localhost:%d/" % forged.server_address[1])],
+                      ca_file="upstream-ca2.pem")
+        policy = policy_variant(tmp_path, {"  - path: /api/admin/users/{id}":
+                                                      text + "  - path: /api/admin/users/{id}"})
+        s = Server(bulwark_bin, d, policy=policy, http_hosts=()).start()
+        try:
+            r = curl(s.url("/api/real"), ca=d.ca)
+            assert r.status == 200 and r.json()["tls"], r
+            before = list(Echo.seen)
+            r = curl(s.url("/api/forged"), "-H", "X-Request-ID: px-bc", ca=d.ca)
+            assert r.status == 502, r
+            assert_error_body(r.json(), "px-bc", "Bad gateway")
+            assert Echo.seen == before  # nothing reached the impersonator
+        finally:
+            s.stop()
+    finally:
+        real.shutdown()
+        forged.shutdown()
+

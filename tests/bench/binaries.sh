@@ -21,22 +21,13 @@ REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1
 die() { echo "binaries: $*" >&2; exit 1; }
 for b in "$BEFORE" "$AFTER"; do [ -x "$b" ] || die "no binary at $b"; done
 [ "$(readlink -f "$BEFORE")" != "$(readlink -f "$AFTER")" ] || die "BEFORE and AFTER are the same file"
-command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
-[ $(( REPS * (H1_N + 2 * H2_N) )) -le 1000000 ] || die "REPS*(H1_N+2*H2_N) must stay within the 1,000,000 limit"
-
-WORK=$(mktemp -d /tmp/bulwark-binbench.XXXXXX)
-PIDS=()
-declare -A PORT PID
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
-for b in "$BEFORE" "$AFTER"; do
-    "$b" policy check "$WORK/policy.yaml" >/dev/null || die "$b: policy check refuses the bench policy"
-done
 
 # shellcheck source=tests/bench/common.sh
 . "$ROOT/tests/bench/common.sh"
+loads_init binbench
+for b in "$BEFORE" "$AFTER"; do
+    "$b" policy check "$WORK/policy.yaml" >/dev/null || die "$b: policy check refuses the bench policy"
+done
 
 start_bulwark before "$BEFORE" "$WORK/policy.yaml"
 start_bulwark after "$AFTER" "$WORK/policy.yaml"

@@ -5,7 +5,8 @@
 #
 # The caller sets WORK (a scratch folder), DEMO (the demo identity) and
 # THREADS, declares the arrays `PIDS=()` and `declare -A PORT PID`, and
-# defines die(). run_loads also needs REPS, H1_N and H2_N.
+# defines die() (loads_init does all but DEMO, THREADS and die for the
+# scripts that run run_loads, which also needs REPS, H1_N and H2_N).
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -95,4 +96,27 @@ for load in ("h1", "h2", "h2-404"):
              statistics.median(int(r[3]) for r in rows if r[0] == load and r[1] == w)) for w in (a, b)}
     print("%-6s %12.0f %12.0f %8.2f %14d %14d" % (load, m[a][0], m[b][0], m[a][0] / m[b][0], m[a][1], m[b][1]))
 PY
+}
+
+# loads_init NAME: for the scripts that run run_loads. Checks h2load and that
+# the runs stay within the raised limit, makes WORK (/tmp/bulwark-NAME.*),
+# the server arrays and the exit trap that stops the servers and removes
+# WORK, and writes $WORK/policy.yaml: the default policy with its general
+# limit raised to 1,000,000 per minute, the most the schema allows (nothing
+# else changes), so that a run measures requests, not 429s.
+loads_init() {
+    command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
+    [ $(( REPS * (H1_N + 2 * H2_N) )) -le 1000000 ] || die "REPS*(H1_N+2*H2_N) must stay within the 1,000,000 limit"
+    WORK=$(mktemp -d "/tmp/bulwark-$1.XXXXXX")
+    PIDS=()
+    declare -gA PORT PID
+    trap loads_cleanup EXIT
+    sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
+}
+
+loads_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
 }

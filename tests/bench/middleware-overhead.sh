@@ -25,20 +25,11 @@ REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1
 
 die() { echo "middleware-overhead: $*" >&2; exit 1; }
 for b in "$FULL" "$BARE"; do [ -x "$b" ] || die "no binary at $b (./build.sh builds both)"; done
-command -v h2load >/dev/null || die "h2load not installed: apt-get install nghttp2-client"
-[ $(( REPS * (H1_N + 2 * H2_N) )) -le 1000000 ] || die "REPS*(H1_N+2*H2_N) must stay within the 1,000,000 limit"
-
-WORK=$(mktemp -d /tmp/bulwark-mwbench.XXXXXX)
-PIDS=()
-declare -A PORT PID
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-sed -e '/^    general:/,/^    [a-z]/s/requests: 100$/requests: 1000000/' "$ROOT/policy/default.yaml" >"$WORK/policy.yaml"
-"$FULL" policy check "$WORK/policy.yaml" >/dev/null || die "the bench policy fails policy check"
 
 # shellcheck source=tests/bench/common.sh
 . "$ROOT/tests/bench/common.sh"
+loads_init mwbench
+"$FULL" policy check "$WORK/policy.yaml" >/dev/null || die "the bench policy fails policy check"
 
 start_bulwark full "$FULL" "$WORK/policy.yaml"
 start_bulwark bare "$BARE" "$WORK/policy.yaml"

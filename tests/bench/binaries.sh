@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BEFORE=${1:?usage: tests/bench/binaries.sh BEFORE_BIN [AFTER_BIN]}
 AFTER=${2:-$ROOT/build/bin/bulwark}
 DEMO=${BULWARK_DEMO:-$ROOT/build/demo}
-REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1}
+REPS=${REPS:-3}; H1_N=${H1_N:-100000}; H2_N=${H2_N:-300000}; THREADS=${THREADS:-1}
 
 die() { echo "binaries: $*" >&2; exit 1; }
 for b in "$BEFORE" "$AFTER"; do [ -x "$b" ] || die "no binary at $b"; done

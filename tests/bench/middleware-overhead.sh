@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FULL=${BULWARK_BIN:-$ROOT/build/bin/bulwark}
 BARE=${BULWARK_BARE_BIN:-$ROOT/build/bench/bulwark-bare}
 DEMO=${BULWARK_DEMO:-$ROOT/build/demo}
-REPS=${REPS:-3}; H1_N=${H1_N:-30000}; H2_N=${H2_N:-100000}; THREADS=${THREADS:-1}
+REPS=${REPS:-3}; H1_N=${H1_N:-100000}; H2_N=${H2_N:-300000}; THREADS=${THREADS:-1}
 
 die() { echo "middleware-overhead: $*" >&2; exit 1; }
 for b in "$FULL" "$BARE"; do [ -x "$b" ] || die "no binary at $b (./build.sh builds both)"; done

@@ -115,6 +115,7 @@ class Guest:
                        self.console[-4000:]), pytrace=False)
 
     def qmp(self, command, timeout=10, **arguments):
+        """Runs one QMP command; returns its "return" value."""
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(timeout)
             s.connect(self.qmp_path)
@@ -128,6 +129,7 @@ class Guest:
                     if "return" in reply or "error" in reply:
                         break
                 assert "error" not in reply, reply
+        return reply["return"]
 
     def wait_exit(self, timeout=EXIT_LIMIT_S):
         try:

@@ -2,6 +2,7 @@
 limit; the kernel's DHCP, the secrets disk, the command-line defaults and the
 ACPI power button (QMP system_powerdown -> SIGTERM to PID 1) all work."""
 
+import os
 import time
 
 import pytest
@@ -75,3 +76,58 @@ def test_vmgenid_driver_binds(guest, vmgenid):
         assert any("bound QEMUVGID:" in l for l in lines), g.console[-3000:]
     else:
         assert lines and all("bound" not in l for l in lines), lines
+
+
+RESEEDED = "crng reseeded due to virtual machine fork"
+GUID_A = "5b0c1e2a-3f4d-4e6a-9b7c-8d9e0f1a2b3c"
+GUID_B = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+
+
+@pytest.mark.parametrize("restored_guid", [GUID_B, GUID_A], ids=["new-generation", "same-generation"])
+def test_restore_with_new_vm_generation_reseeds_rng(guest, restored_guid, tmp_path):
+    """CVE-2026-25835, end to end: a running guest's state is saved (QMP
+    migrate to a file, what a snapshot is) and resumed in a new QEMU, as a
+    restore or a clone would be. With a new generation ID the kernel's CRNG
+    is reseeded on resume (the kernel says so at notice level, hence
+    loglevel=6); resumed with the same ID it is not, so the message comes
+    from the ID's change, not from the restore itself. testinit=wait has
+    the guest seed its CRNG first (getrandom) and then wait, running, for
+    the power button that ends both halves."""
+    state = str(tmp_path / "state")
+    args = ["--no-secrets", "--cmdline-extra", "ip=off testinit=wait loglevel=6",
+            *boot_args("q35", image_test_file)]
+    g = guest("q35", *args, "--vmgenid", GUID_A)
+    g.wait_for("testinit: crng ready", BOOT_LIMIT_S["q35"])
+    g.wait_for("testinit: waiting for SIGTERM", 30)
+    assert RESEEDED not in g.console  # the boot's own ID is the first, not a change
+    g.qmp("migrate", uri="exec:cat > " + state)
+    assert qmp_until(g, "query-migrate", "status", "completed", ("failed", "cancelled")) == "completed"
+    g.qmp("quit")
+    g.wait_exit()
+    assert os.path.getsize(state) > 1 << 20  # the guest's RAM went into it
+
+    r = guest("q35", *args, "--vmgenid", restored_guid, "--incoming", state)
+    qmp_until(r, "query-status", "status", "running", ("internal-error", "shutdown"))
+    if restored_guid != GUID_A:
+        r.wait_for(RESEEDED, 60)
+    r.qmp("system_powerdown")
+    r.wait_for("BULWARK-TESTINIT-SIGNAL SIGTERM", 60)  # the resumed guest runs
+    assert r.wait_exit() == 0, r.console[-3000:]
+    assert "BULWARK-TESTINIT-READY" not in r.console  # resumed, not booted again
+    assert (RESEEDED in r.console) == (restored_guid != GUID_A), r.console[-3000:]
+
+
+def qmp_until(g, command, field, want, bad, timeout=120):
+    """Polls a QMP query until its field is want (or one of bad, or the
+    time is up); QEMU's QMP socket may not exist yet in the first moments."""
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        try:
+            got = g.qmp(command).get(field)
+        except (FileNotFoundError, ConnectionRefusedError):
+            got = "no QMP yet"
+        if got == want or got in bad:
+            return got
+        time.sleep(0.2)
+    pytest.fail("%s: %s %s is %r after %d s" % (g.profile, command, field, got, timeout), pytrace=False)

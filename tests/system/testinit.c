@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 
@@ -90,6 +91,11 @@ int main(void)
 	cat("partitions", "/proc/partitions");
 	vmgenid();
 	if (strstr(cmdline, "testinit=wait")) {
+		unsigned char b[16];
+		/* Blocks until the kernel's CRNG is seeded: only a seeded CRNG is
+		 * reseeded (and says so) when the VM generation ID changes. */
+		if (getrandom(b, sizeof b, 0) == (ssize_t)sizeof b)
+			printf("testinit: crng ready\n");
 		printf("testinit: waiting for SIGTERM or SIGINT\n");
 		sigwait(&set, &sig);
 		printf("BULWARK-TESTINIT-SIGNAL %s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -3,10 +3,10 @@
 # process's CPU ticks, starting one bulwark under a policy, and the three
 # /healthz loads with their table.
 #
-# The caller sets WORK (a scratch folder), DEMO (the demo identity) and
-# THREADS, declares the arrays `PIDS=()` and `declare -A PORT PID`, and
-# defines die() (loads_init does all but DEMO, THREADS and die for the
-# scripts that run run_loads, which also needs REPS, H1_N and H2_N).
+# The caller sets DEMO (the demo identity) and THREADS and defines die().
+# A script that uses run_loads also sets REPS, H1_N and H2_N and calls
+# loads_init, which makes WORK (a scratch folder) and the server arrays;
+# any other sets WORK and declares `PIDS=()` and `declare -A PORT PID`.
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
